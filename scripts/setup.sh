@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, the tests and a local run need.
+# Idempotent and quiet: when everything is installed it only runs dpkg-query.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libhiredis-dev libsqlite3-dev libpq-dev
+  libcurl4-openssl-dev libcsv-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  redis-server redis-tools postgresql postgresql-client
+  tzdata ca-certificates
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "setup: installing ${#missing[@]} package(s): ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian redis-server package may start a system instance; tests and the
+# main job start their own on free loopback ports, so it is harmless.
+echo "setup: done"
