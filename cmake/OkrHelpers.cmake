@@ -10,7 +10,8 @@ function(okr_library NAME)
 endfunction()
 
 # okr_test(NAME SRCS ... DEPS ... LABELS ...): a GoogleTest executable whose
-# cases CTest discovers one by one, each carrying the given labels.
+# cases CTest discovers one by one, each carrying the given labels and
+# OKR_BIN_DIR=<build>/bin in their environment.
 function(okr_test NAME)
   cmake_parse_arguments(T "" "TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
   if(NOT T_TIMEOUT)
@@ -22,5 +23,7 @@ function(okr_test NAME)
   gtest_discover_tests(${NAME}
     DISCOVERY_TIMEOUT 60
     PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-               ENVIRONMENT "OKR_BIN_DIR=${CMAKE_RUNTIME_OUTPUT_DIRECTORY};OKR_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+               ENVIRONMENT "OKR_BIN_DIR=${CMAKE_RUNTIME_OUTPUT_DIRECTORY}")
+  # gtest_discover_tests splits a list-valued ENVIRONMENT, so only one variable
+  # travels that way; tests/support falls back to compile-time defaults for both.
 endfunction()

@@ -398,11 +398,7 @@ absl::Status RedisServer::Restart() {
 
 absl::StatusOr<std::string> OkrBinary(absl::string_view name) {
   const char* dir = std::getenv("OKR_BIN_DIR");
-  if (dir == nullptr || *dir == '\0') {
-    return absl::NotFoundError(absl::StrCat(
-        "OKR_BIN_DIR is not set (CTest sets it; export it to <build>/bin when "
-        "running a test binary by hand), so \"", name, "\" cannot be found"));
-  }
+  if (dir == nullptr || *dir == '\0') dir = OKR_DEFAULT_BIN_DIR;
   std::string path = absl::StrCat(dir, "/", name);
   if (access(path.c_str(), X_OK) != 0) {
     return absl::NotFoundError(absl::StrCat(
@@ -414,11 +410,7 @@ absl::StatusOr<std::string> OkrBinary(absl::string_view name) {
 
 absl::StatusOr<std::string> OkrSourceFile(absl::string_view relative) {
   const char* dir = std::getenv("OKR_SOURCE_DIR");
-  if (dir == nullptr || *dir == '\0') {
-    return absl::NotFoundError(absl::StrCat(
-        "OKR_SOURCE_DIR is not set (CTest sets it to the repository root), so \"",
-        relative, "\" cannot be found"));
-  }
+  if (dir == nullptr || *dir == '\0') dir = OKR_DEFAULT_SOURCE_DIR;
   std::string path = absl::StrCat(dir, "/", relative);
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {

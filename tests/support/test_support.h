@@ -169,11 +169,12 @@ class RedisServer {
 // UNAVAILABLE otherwise.
 absl::Status PingRedis(int port, absl::Duration timeout = absl::Milliseconds(500));
 
-// "$OKR_BIN_DIR/<name>" when it exists and is executable; NOT_FOUND naming
-// the path (or saying that OKR_BIN_DIR is unset, as outside CTest) otherwise.
+// "$OKR_BIN_DIR/<name>" (default: this build's bin directory) when it exists
+// and is executable; NOT_FOUND naming the path otherwise.
 absl::StatusOr<std::string> OkrBinary(absl::string_view name);
 
-// "$OKR_SOURCE_DIR/<relative>" when it exists; NOT_FOUND otherwise.
+// "$OKR_SOURCE_DIR/<relative>" (default: this build's source tree) when it
+// exists; NOT_FOUND otherwise.
 absl::StatusOr<std::string> OkrSourceFile(absl::string_view relative);
 
 // gtest predicate formatters behind the OKR_*_OK macros.
