@@ -158,6 +158,8 @@ bool ParseName(absl::string_view s, Direction* out) { return Parse(kDirection, s
 bool ParseName(absl::string_view s, DataSource* out) { return Parse(kDataSource, s, out); }
 bool ParseName(absl::string_view s, ProgressSource* out) { return Parse(kProgressSource, s, out); }
 bool ParseName(absl::string_view s, CheckInStatus* out) { return Parse(kCheckInStatus, s, out); }
+bool ParseName(absl::string_view s, Grade* out) { return Parse(kGrade, s, out); }
+bool ParseName(absl::string_view s, AlignmentKind* out) { return Parse(kAlignmentKind, s, out); }
 bool ParseName(absl::string_view s, ReviewKind* out) { return Parse(kReviewKind, s, out); }
 
 Direction EffectiveDirection(const KeyResult& kr) {

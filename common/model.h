@@ -227,6 +227,8 @@ bool ParseName(absl::string_view s, Direction* out);
 bool ParseName(absl::string_view s, DataSource* out);
 bool ParseName(absl::string_view s, ProgressSource* out);
 bool ParseName(absl::string_view s, CheckInStatus* out);
+bool ParseName(absl::string_view s, Grade* out);
+bool ParseName(absl::string_view s, AlignmentKind* out);
 bool ParseName(absl::string_view s, ReviewKind* out);
 
 // The direction a metric KR is scored in: kDirection as given, or derived

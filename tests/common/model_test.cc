@@ -154,6 +154,8 @@ TEST(ModelNamesTest, ParseNameInvertsNameInAnyCase) {
   ExpectParses(kDataSources);
   ExpectParses(kProgressSources);
   ExpectParses(kCheckInStatuses);
+  ExpectParses(kGrades);
+  ExpectParses(kAlignmentKinds);
   ExpectParses(kReviewKinds);
 }
 
