@@ -6,7 +6,8 @@
 # model library directly through tools/okr-demo; later issues turn it into the
 # running suite (Redis + planning, tracking and notify on loopback).
 #
-#   bash scripts/run-suite.sh                      # FY2027, every example plan
+#   bash scripts/run-suite.sh                      # FY2027, every example plan, scored mid-Q1
+#   bash scripts/run-suite.sh --now=2026-11-28T09:00:00Z   # scored at another moment
 #   bash scripts/run-suite.sh --fiscal_year=2028   # extra flags go to okr-demo
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,5 +27,12 @@ if ! cmake --build build --target okr-demo -j"$(nproc)" >"$log" 2>&1; then
   exit 1
 fi
 
+# The example plans' current values are a snapshot taken in the middle of
+# FY2027's first quarter, so score them at that moment unless told otherwise.
+args=("$@")
+if [[ " ${args[*]} " != *" --now="* ]]; then
+  args=(--now=2026-03-16T09:00:00-04:00 "${args[@]}")
+fi
+
 step "Running the example plans through the OKR model library"
-./build/bin/okr-demo --examples_dir=examples "$@"
+./build/bin/okr-demo --examples_dir=examples "${args[@]}"
