@@ -1,33 +1,35 @@
-// Tests of the server bootstrap, the JSON logger, the status conversion and
-// the health client: in process on 127.0.0.1 port 0, and end to end against
-// the okr-test-server binary started with posix_spawn.
+// Tests of the server bootstrap, the JSON logger, error details on the wire
+// and the health client: in process on 127.0.0.1 port 0, and end to end
+// against the okr-test-server binary run as a Subprocess. The status
+// conversion itself is unit-tested in grpc_status_test.cc.
 #include "common/server.h"
 
-#include <fcntl.h>
+#include <google/protobuf/any.pb.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/wrappers.pb.h>
 #include <grpcpp/create_channel.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/server_builder.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -38,10 +40,12 @@
 #include "common/grpc_status.h"
 #include "common/health_client.h"
 #include "common/log.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-
-extern char** environ;
+#include "okr/v1/common.pb.h"
+#include "tests/support/test_support.h"
 
 namespace okr {
 namespace {
@@ -179,114 +183,6 @@ ServerOptions LocalOptions() {
   return options;
 }
 
-// A child process started with posix_spawn: gRPC is initialised in this test
-// process, and fork() after that is unsafe.
-class Child {
- public:
-  static std::unique_ptr<Child> Spawn(const std::vector<std::string>& args,
-                                      const std::vector<std::string>& env,
-                                      const std::string& stdout_path) {
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-    env_strings.insert(env_strings.end(), env.begin(), env.end());
-    std::vector<char*> argv, envp;
-    for (const std::string& a : args)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    for (const std::string& e : env_strings) {
-      envp.push_back(const_cast<char*>(e.c_str()));
-    }
-    envp.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO,
-                                     stdout_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO,
-                                     (stdout_path + ".stderr").c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    // The child starts with no signals blocked and default dispositions,
-    // whatever this test process did.
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t empty, defaults;
-    sigemptyset(&empty);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGINT);
-    posix_spawnattr_setsigmask(&attr, &empty);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    const int rc =
-        posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-      ADD_FAILURE() << "posix_spawn " << args[0] << ": " << strerror(rc);
-      return nullptr;
-    }
-    return std::unique_ptr<Child>(new Child(pid));
-  }
-
-  ~Child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  void Signal(int signal) { kill(pid_, signal); }
-
-  // The raw wait status, or nullopt when the child still runs after timeout.
-  std::optional<int> Wait(absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (true) {
-      int status = 0;
-      const pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      if (absl::Now() > deadline) return std::nullopt;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-  }
-
- private:
-  explicit Child(pid_t pid) : pid_(pid) {}
-  pid_t pid_;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "okr-server-test-XXXXXX";
-    path_ = mkdtemp(pattern.data()) != nullptr ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// $OKR_BIN_DIR (set by CTest), else this test binary's own directory, where
-// the build puts okr-test-server as well.
-std::string BinDir() {
-  const char* dir = std::getenv("OKR_BIN_DIR");
-  if (dir != nullptr && *dir != '\0') return dir;
-  std::error_code error;
-  const std::filesystem::path self =
-      std::filesystem::read_symlink("/proc/self/exe", error);
-  return error ? "" : self.parent_path().string();
-}
-
 // Polls a log file for a line with msg == `msg`, parsed.
 std::optional<google::protobuf::Struct> AwaitLogLine(const std::string& path,
                                                      const std::string& msg,
@@ -408,68 +304,6 @@ TEST(JsonQuoteTest, InvalidUtf8BecomesReplacementCharacter) {
             absl::StrCat("a", r, "b", r, r, "c", r, r, r, "d", r, r));
   EXPECT_EQ(JsonQuote("\x01"), "\"\\u0001\"");
   EXPECT_EQ(JsonQuote("✓"), "\"✓\"");
-}
-
-// --- status conversion
-// -----------------------------------------------------------
-
-TEST(GrpcStatusTest, EveryCanonicalCodeAndMessageSurviveBothWays) {
-  for (int raw = 1; raw <= 16; ++raw) {
-    const absl::Status in(static_cast<absl::StatusCode>(raw),
-                          absl::StrCat("message ", raw));
-    const grpc::Status g = ToGrpcStatus(in);
-    EXPECT_EQ(static_cast<int>(g.error_code()), raw);
-    EXPECT_EQ(g.error_message(), absl::StrCat("message ", raw));
-    EXPECT_EQ(ToAbslStatus(g), in);
-  }
-  // Spot checks against grpc's own enumerators, independent of the numbers.
-  EXPECT_EQ(ToGrpcStatus(absl::AbortedError("stale version")).error_code(),
-            grpc::StatusCode::ABORTED);
-  EXPECT_EQ(ToGrpcStatus(absl::UnauthenticatedError("x")).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(
-      ToAbslStatus(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "x"))
-          .code(),
-      absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
-  EXPECT_TRUE(ToAbslStatus(grpc::Status::OK).ok());
-  EXPECT_EQ(ToGrpcStatus(absl::Status(static_cast<absl::StatusCode>(99), "odd"))
-                .error_code(),
-            grpc::StatusCode::UNKNOWN);
-}
-
-TEST(GrpcStatusTest, ErrorDetailsAreCarriedThrough) {
-  const grpc::Status from_peer(grpc::StatusCode::INVALID_ARGUMENT, "bad",
-                               std::string("\x0a\x03\x01\x02\x00", 5));
-  const absl::Status domain = ToAbslStatus(from_peer);
-  ASSERT_TRUE(domain.GetPayload(kGrpcStatusDetailsPayloadUrl).has_value());
-  EXPECT_EQ(ToGrpcStatus(domain).error_details(), from_peer.error_details());
-}
-
-std::vector<std::string> FakeViolations(const absl::Status& status) {
-  if (status.code() != absl::StatusCode::kInvalidArgument) return {};
-  return {"objective.title: must not be empty",
-          "key_result.weight: must be >= 0"};
-}
-std::string FakeDetails(const absl::Status& status) {
-  return absl::StrCat("details for ", status.message());
-}
-
-TEST(GrpcStatusTest, HooksKeepFieldViolationsInTheMessage) {
-  SetGrpcStatusHooks({.list_field_violations = &FakeViolations,
-                      .encode_error_details = &FakeDetails});
-  const grpc::Status g = ToGrpcStatus(absl::InvalidArgumentError(
-      "create objective: objective.title: must not be empty"));
-  SetGrpcStatusHooks({});
-  // The violation already in the message is not repeated; the other is added.
-  EXPECT_EQ(g.error_message(),
-            "create objective: objective.title: must not be empty; "
-            "key_result.weight: must be >= 0");
-  EXPECT_EQ(g.error_details(),
-            "details for create objective: objective.title: must not be empty");
-  // Without hooks the message is untouched.
-  EXPECT_EQ(ToGrpcStatus(absl::InvalidArgumentError("plain")).error_message(),
-            "plain");
 }
 
 // --- health wire encoding
@@ -663,21 +497,184 @@ TEST(ServerTest, OversizedRequestIsRejected) {
       << status.error_message();
 }
 
+// --- error details on the wire
+// ---------------------------------------------------------
+
+// A generic service that fails each call with the status configured for its
+// method, converted with ToGrpcStatus as the services convert theirs.
+class FailingService : public grpc::CallbackGenericService {
+ public:
+  explicit FailingService(std::map<std::string, absl::Status> by_method)
+      : by_method_(std::move(by_method)) {}
+
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override {
+    auto it = by_method_.find(context->method());
+    return new Reactor(
+        it == by_method_.end()
+            ? grpc::Status(grpc::StatusCode::UNIMPLEMENTED, context->method())
+            : ToGrpcStatus(it->second));
+  }
+
+ private:
+  class Reactor : public grpc::ServerGenericBidiReactor {
+   public:
+    // Finishing before the stream is bound is allowed: gRPC holds the
+    // operation until it is.
+    explicit Reactor(const grpc::Status& status) { Finish(status); }
+    void OnDone() override { delete this; }
+  };
+
+  const std::map<std::string, absl::Status> by_method_;
+};
+
+// The status of a unary call of `method` with an empty request.
+grpc::Status CallUnary(const std::string& address, const std::string& method) {
+  const grpc::ByteBuffer request = ToByteBuffer("");
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  grpc::GenericStub stub(Channel(address));
+  grpc::Status status;
+  absl::Notification done;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  return status;
+}
+
+class ErrorDetailsTest : public ::testing::Test {
+ protected:
+  static constexpr char kViolationsMethod[] = "/okr.test.Failing/Violations";
+  static constexpr char kPlainMethod[] = "/okr.test.Failing/Plain";
+  static constexpr char kManyMethod[] = "/okr.test.Failing/Many";
+  static constexpr char kLongMethod[] = "/okr.test.Failing/Long";
+
+  // A failed CSV import naming 1000 cells, with text gRPC must
+  // percent-encode in grpc-message.
+  static std::vector<FieldViolation> ManyViolations() {
+    std::vector<FieldViolation> out;
+    for (int row = 1; row <= 1000; ++row) {
+      out.push_back({absl::StrCat("rows[", row, "].target"),
+                     "must be a number, got \"4\n2\" (100% sûr)"});
+    }
+    return out;
+  }
+
+  void SetUp() override {
+    ServerOptions options = LocalOptions();
+    options.configure_builder = [this](grpc::ServerBuilder& builder) {
+      builder.RegisterCallbackGenericService(&service_);
+    };
+    OKR_ASSERT_OK_AND_ASSIGN(server_, Server::Start(options, {}));
+  }
+
+  const std::vector<FieldViolation> violations_ = {
+      {"objective.title", "must not be empty"},
+      {"key_result.weight", "must be > 0 and <= 1000, got -2"},
+  };
+  FailingService service_{{
+      {kViolationsMethod, MakeInvalidArgument(violations_)},
+      {kPlainMethod, absl::NotFoundError("no cycle \"c9\" in organisation")},
+      {kManyMethod, MakeInvalidArgument(ManyViolations())},
+      {kLongMethod, absl::InternalError(std::string(20000, '\n'))},
+  }};
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ErrorDetailsTest, FieldViolationsReachTheClientAsBadRequest) {
+  const grpc::Status status = CallUnary(server_->address(), kViolationsMethod);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("objective.title: must not be empty"));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("key_result.weight: must be > 0 and <= 1000, got -2"));
+
+  // Decoded as a client with only the contracts would.
+  v1::RpcStatus rpc_status;
+  ASSERT_TRUE(rpc_status.ParseFromString(status.error_details()))
+      << "no or malformed grpc-status-details-bin";
+  EXPECT_EQ(rpc_status.code(),
+            static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(rpc_status.message(), status.error_message());
+  ASSERT_EQ(rpc_status.details_size(), 1);
+  EXPECT_EQ(rpc_status.details(0).type_url(),
+            "type.googleapis.com/google.rpc.BadRequest");
+  v1::BadRequest bad_request;
+  ASSERT_TRUE(bad_request.ParseFromString(rpc_status.details(0).value()));
+  std::vector<FieldViolation> received;
+  for (const auto& v : bad_request.field_violations()) {
+    received.push_back({v.field(), v.description()});
+  }
+  EXPECT_EQ(received, violations_);
+
+  // And as a service calling another one does.
+  const absl::Status domain = ToAbslStatus(status);
+  EXPECT_EQ(domain.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldViolationsOf(domain), violations_);
+}
+
+// Unbounded, these would exceed the client's 8 KiB metadata limit and the
+// call would end in RESOURCE_EXHAUSTED with the error lost.
+TEST_F(ErrorDetailsTest, LargeErrorsStillReachTheClient) {
+  const grpc::Status many = CallUnary(server_->address(), kManyMethod);
+  ASSERT_EQ(many.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << many.error_message();
+  EXPECT_THAT(many.error_message(), HasSubstr("1000 field violations in all"));
+  const std::vector<FieldViolation> received =
+      FieldViolationsOf(ToAbslStatus(many));
+  const std::vector<FieldViolation> all = ManyViolations();
+  ASSERT_FALSE(received.empty());
+  ASSERT_LT(received.size(), all.size());
+  EXPECT_EQ(received,
+            std::vector<FieldViolation>(
+                all.begin(), all.begin() + static_cast<long>(received.size())));
+
+  const grpc::Status long_message = CallUnary(server_->address(), kLongMethod);
+  EXPECT_EQ(long_message.error_code(), grpc::StatusCode::INTERNAL)
+      << long_message.error_message();
+  EXPECT_THAT(long_message.error_message(), HasSubstr("[truncated]"));
+}
+
+TEST_F(ErrorDetailsTest, StatusWithoutViolationsSendsNoDetails) {
+  const grpc::Status status = CallUnary(server_->address(), kPlainMethod);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "no cycle \"c9\" in organisation");
+  EXPECT_EQ(status.error_details(), "");
+}
+
 // --- end to end: the okr-test-server binary
 // --------------------------------------
 
+// Starts okr-test-server with `args` on top of the test's environment plus
+// `env`; its stdout goes to `log`, its stderr to `log` + ".stderr".
+absl::StatusOr<std::unique_ptr<Subprocess>> StartTestServer(
+    std::vector<std::string> args, const std::string& log,
+    std::vector<std::pair<std::string, std::string>> env = {}) {
+  OKR_ASSIGN_OR_RETURN(std::string binary, OkrBinary("okr-test-server"));
+  SubprocessOptions options;
+  options.program = std::move(binary);
+  options.args = std::move(args);
+  options.env = std::move(env);
+  options.stdout_path = log;
+  options.stderr_path = log + ".stderr";
+  return Subprocess::Start(std::move(options));
+}
+
 class BinaryTest : public ::testing::TestWithParam<int> {
  protected:
-  std::string Binary() const { return BinDir() + "/okr-test-server"; }
-  std::string LogPath() const { return dir_.path() + "/stdout.log"; }
-  TempDir dir_;
+  std::string LogPath() const { return dir_.File("stdout.log"); }
+  TempDir dir_{"okr-server-test"};
 };
 
 TEST_P(BinaryTest, ServesThenExitsZeroOnSignalWithJsonLogs) {
-  ASSERT_FALSE(BinDir().empty()) << "cannot find okr-test-server";
-  std::unique_ptr<Child> child = Child::Spawn(
-      {Binary(), "--listen=127.0.0.1:0", "--shutdown_grace=2s"}, {}, LogPath());
-  ASSERT_NE(child, nullptr);
+  OKR_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Subprocess> child,
+      StartTestServer({"--listen=127.0.0.1:0", "--shutdown_grace=2s"},
+                      LogPath()));
   std::optional<google::protobuf::Struct> started =
       AwaitLogLine(LogPath(), "server started", absl::Seconds(10));
   ASSERT_TRUE(started.has_value()) << ReadFile(LogPath());
@@ -688,11 +685,11 @@ TEST_P(BinaryTest, ServesThenExitsZeroOnSignalWithJsonLogs) {
   ASSERT_TRUE(WaitForServing(address, absl::Seconds(5)).ok());
 
   const int signal = GetParam();
-  child->Signal(signal);
-  std::optional<int> status = child->Wait(absl::Seconds(5));
-  ASSERT_TRUE(status.has_value()) << "still running 5 s after the signal";
-  ASSERT_TRUE(WIFEXITED(*status)) << "killed by signal " << WTERMSIG(*status);
-  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  OKR_ASSERT_OK(child->Kill(signal));
+  absl::StatusOr<ExitStatus> exit = child->Wait(absl::Seconds(5));
+  ASSERT_TRUE(exit.ok()) << "still running 5 s after the signal";
+  ASSERT_TRUE(exit->exited()) << "killed: " << exit->ToString();
+  EXPECT_EQ(exit->exit_code, 0);
 
   const std::vector<std::string> lines = Lines(ReadFile(LogPath()));
   ASSERT_GE(lines.size(), 4u);
@@ -714,21 +711,20 @@ TEST_P(BinaryTest, ServesThenExitsZeroOnSignalWithJsonLogs) {
 }
 
 TEST_P(BinaryTest, SignalBeforeTheWaitIsKeptPendingNotFatal) {
-  ASSERT_FALSE(BinDir().empty()) << "cannot find okr-test-server";
-  std::unique_ptr<Child> child = Child::Spawn(
-      {Binary(), "--listen=127.0.0.1:0", "--pause_before_wait=500ms"}, {},
-      LogPath());
-  ASSERT_NE(child, nullptr);
+  OKR_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Subprocess> child,
+      StartTestServer({"--listen=127.0.0.1:0", "--pause_before_wait=500ms"},
+                      LogPath()));
   ASSERT_TRUE(
       AwaitLogLine(LogPath(), "server started", absl::Seconds(10)).has_value())
       << ReadFile(LogPath());
   // gRPC's threads exist now and the main thread is not yet in sigwait: only
   // the mask set by InitMain keeps this signal from killing the process.
-  child->Signal(GetParam());
-  std::optional<int> status = child->Wait(absl::Seconds(5));
-  ASSERT_TRUE(status.has_value());
-  ASSERT_TRUE(WIFEXITED(*status)) << "killed by signal " << WTERMSIG(*status);
-  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  OKR_ASSERT_OK(child->Kill(GetParam()));
+  absl::StatusOr<ExitStatus> exit = child->Wait(absl::Seconds(5));
+  OKR_ASSERT_OK(exit);
+  ASSERT_TRUE(exit->exited()) << "killed: " << exit->ToString();
+  EXPECT_EQ(exit->exit_code, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, BinaryTest,
@@ -739,50 +735,48 @@ INSTANTIATE_TEST_SUITE_P(Signals, BinaryTest,
                          });
 
 TEST(BinaryFlagsTest, EnvironmentFallbackAndCommandLineOverride) {
-  ASSERT_FALSE(BinDir().empty()) << "cannot find okr-test-server";
-  TempDir dir;
-  const std::string binary = BinDir() + "/okr-test-server";
+  TempDir dir("okr-server-test");
   {
     // Only the environment: FLAGS_<name> supplies the value.
-    const std::string log = dir.path() + "/env.log";
-    std::unique_ptr<Child> child = Child::Spawn(
-        {binary}, {"FLAGS_listen=localhost:0", "FLAGS_shutdown_grace=3s"}, log);
-    ASSERT_NE(child, nullptr);
+    const std::string log = dir.File("env.log");
+    OKR_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Subprocess> child,
+                             StartTestServer({}, log,
+                                             {{"FLAGS_listen", "localhost:0"},
+                                              {"FLAGS_shutdown_grace", "3s"}}));
     std::optional<google::protobuf::Struct> started =
         AwaitLogLine(log, "server started", absl::Seconds(10));
     ASSERT_TRUE(started.has_value())
         << ReadFile(log) << ReadFile(log + ".stderr");
     EXPECT_EQ(StringField(*started, "listen"), "localhost:0");
     EXPECT_EQ(StringField(*started, "shutdown_grace"), "3s");
-    child->Signal(SIGTERM);
-    ASSERT_TRUE(child->Wait(absl::Seconds(5)).has_value());
+    OKR_ASSERT_OK(child->Kill(SIGTERM));
+    OKR_ASSERT_OK(child->Wait(absl::Seconds(5)));
   }
   {
     // The command line wins over a (here unusable) environment value.
-    const std::string log = dir.path() + "/override.log";
-    std::unique_ptr<Child> child = Child::Spawn(
-        {binary, "--listen=127.0.0.1:0"}, {"FLAGS_listen=not-an-address"}, log);
-    ASSERT_NE(child, nullptr);
+    const std::string log = dir.File("override.log");
+    OKR_ASSERT_OK_AND_ASSIGN(
+        std::unique_ptr<Subprocess> child,
+        StartTestServer({"--listen=127.0.0.1:0"}, log,
+                        {{"FLAGS_listen", "not-an-address"}}));
     std::optional<google::protobuf::Struct> started =
         AwaitLogLine(log, "server started", absl::Seconds(10));
     ASSERT_TRUE(started.has_value())
         << ReadFile(log) << ReadFile(log + ".stderr");
     EXPECT_EQ(StringField(*started, "listen"), "127.0.0.1:0");
-    child->Signal(SIGTERM);
-    std::optional<int> status = child->Wait(absl::Seconds(5));
-    ASSERT_TRUE(status.has_value());
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+    OKR_ASSERT_OK(child->Kill(SIGTERM));
+    absl::StatusOr<ExitStatus> exit = child->Wait(absl::Seconds(5));
+    OKR_ASSERT_OK(exit);
+    EXPECT_TRUE(exit->success()) << exit->ToString();
   }
 }
 
 TEST(BinaryFlagsTest, HelpListsTheFlagsAndBadAddressFailsCleanly) {
-  ASSERT_FALSE(BinDir().empty()) << "cannot find okr-test-server";
-  TempDir dir;
-  const std::string binary = BinDir() + "/okr-test-server";
-  const std::string help_log = dir.path() + "/help.log";
-  std::unique_ptr<Child> help = Child::Spawn({binary, "--help"}, {}, help_log);
-  ASSERT_NE(help, nullptr);
-  ASSERT_TRUE(help->Wait(absl::Seconds(5)).has_value());
+  TempDir dir("okr-server-test");
+  const std::string help_log = dir.File("help.log");
+  OKR_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Subprocess> help,
+                           StartTestServer({"--help"}, help_log));
+  OKR_ASSERT_OK(help->Wait(absl::Seconds(5)));
   const std::string help_text =
       ReadFile(help_log) + ReadFile(help_log + ".stderr");
   EXPECT_THAT(help_text, HasSubstr("--listen"));
@@ -790,14 +784,13 @@ TEST(BinaryFlagsTest, HelpListsTheFlagsAndBadAddressFailsCleanly) {
   EXPECT_THAT(help_text, HasSubstr("an empty gRPC server"));
   EXPECT_THAT(help_text, Not(HasSubstr("--flagfile (")));  // absl's own flags
 
-  const std::string bad_log = dir.path() + "/bad.log";
-  std::unique_ptr<Child> bad =
-      Child::Spawn({binary, "--listen=127.0.0.1"}, {}, bad_log);
-  ASSERT_NE(bad, nullptr);
-  std::optional<int> status = bad->Wait(absl::Seconds(5));
-  ASSERT_TRUE(status.has_value());
-  ASSERT_TRUE(WIFEXITED(*status));
-  EXPECT_EQ(WEXITSTATUS(*status), 1);
+  const std::string bad_log = dir.File("bad.log");
+  OKR_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Subprocess> bad,
+                           StartTestServer({"--listen=127.0.0.1"}, bad_log));
+  absl::StatusOr<ExitStatus> exit = bad->Wait(absl::Seconds(5));
+  OKR_ASSERT_OK(exit);
+  ASSERT_TRUE(exit->exited()) << "killed: " << exit->ToString();
+  EXPECT_EQ(exit->exit_code, 1);
   std::optional<google::protobuf::Struct> error =
       AwaitLogLine(bad_log, "cannot start", absl::Seconds(1));
   ASSERT_TRUE(error.has_value()) << ReadFile(bad_log);
