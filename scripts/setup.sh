@@ -13,10 +13,14 @@ PACKAGES=(
   tzdata ca-certificates
 )
 
+# One dpkg-query for all packages keeps the everything-installed case instant.
+declare -A installed=()
+while read -r name state; do
+  [[ "$state" == "install ok installed" ]] && installed["${name%%:*}"]=1
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)
 missing=()
 for p in "${PACKAGES[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  [[ -n "${installed[$p]:-}" ]] || missing+=("$p")
 done
 
 if ((${#missing[@]} == 0)); then
