@@ -156,6 +156,27 @@ std::string ScoreExplanation::ToString() const {
 
 // --- ScoreGraph internals ---------------------------------------------------
 
+// Rounding in a weighted mean can land a hair below a meaningful edge: weights
+// 0.3, 0.2, 0.05, 0.3 all at progress 1 give 0.9999999999999999, which would
+// make a finished COMMITTED objective a miss. Results within kSnap of 0, a
+// grade edge or 1 are taken as that edge.
+namespace {
+
+constexpr double kSnap = 1e-12;
+
+double SnapToEdges(double x) {
+  for (double edge : {0.0, kYellowFrom, kGreenFrom, 1.0}) {
+    if (std::fabs(x - edge) <= kSnap) return edge;
+  }
+  return x;
+}
+
+}  // namespace
+
+double ScoreGraph::Accumulator::Mean() const {
+  return weight > 0 ? SnapToEdges(Clamp01(Value() / weight)) : 0;
+}
+
 void ScoreGraph::Accumulator::Add(double x) {
   const double t = sum + x;
   carry += std::fabs(sum) >= std::fabs(x) ? (sum - t) + x : (x - t) + sum;
@@ -253,7 +274,7 @@ void ScoreGraph::ResumKr(int32_t k) {
     acc.Add(w * objectives_[c].score);
   }
   kr.children = acc;
-  kr.progress = acc.weight > 0 ? Clamp01(acc.Value() / acc.weight) : 0;
+  kr.progress = acc.Mean();
 }
 
 void ScoreGraph::ResumObjective(int32_t o) {
@@ -278,7 +299,7 @@ void ScoreGraph::ResumObjective(int32_t o) {
     }
   }
   n.inputs = acc;
-  n.score = acc.weight > 0 ? Clamp01(acc.Value() / acc.weight) : 0;
+  n.score = acc.Mean();
 }
 
 void ScoreGraph::AddToKr(int32_t k, double delta) {
@@ -289,7 +310,7 @@ void ScoreGraph::AddToKr(int32_t k, double delta) {
     ResumKr(k);
     return;
   }
-  kr.progress = kr.children.weight > 0 ? Clamp01(kr.children.Value() / kr.children.weight) : 0;
+  kr.progress = kr.children.Mean();
 }
 
 void ScoreGraph::AddToObjective(int32_t o, double delta) {
@@ -300,7 +321,7 @@ void ScoreGraph::AddToObjective(int32_t o, double delta) {
     ResumObjective(o);
     return;
   }
-  n.score = n.inputs.weight > 0 ? Clamp01(n.inputs.Value() / n.inputs.weight) : 0;
+  n.score = n.inputs.Mean();
 }
 
 void ScoreGraph::PropagateKr(int32_t k, double old_progress, ScoreUpdate* update) {

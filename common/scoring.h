@@ -35,6 +35,10 @@
 //  - BOTH: the two pooled, except that a Duality child whose KR is
 //    non-archived and has progress_from_children counts only through that KR.
 //  No inputs, or a total weight of 0: score 0 ("no weighted inputs").
+//  A mean within 1e-12 of 0, 0.4, 0.7 or 1 is snapped to it, so floating-point
+//  rounding never turns a fully achieved objective into a miss or moves a
+//  grade band (weights 0.3, 0.2, 0.05, 0.3 at progress 1 would otherwise give
+//  0.9999999999999999).
 //  Negative or non-finite weights count as 0. An archived objective still has
 //  a score of its own but is an input of nothing.
 //
@@ -217,11 +221,14 @@ class ScoreGraph {
   // Running weighted sum with Neumaier compensation, so that millions of
   // delta updates do not drift away from a full recompute.
   struct Accumulator {
-    double weight = 0;  // sum of weights, always re-summed exactly
+    double weight = 0;  // sum of weights, re-summed from the inputs on any change
     double sum = 0;     // sum of weight x progress ...
     double carry = 0;   // ... plus its lost low-order bits
     void Add(double x);
     double Value() const { return sum + carry; }
+    // sum / weight clamped to [0, 1] and snapped to 0, 0.4, 0.7 or 1 when
+    // within 1e-12 of it; 0 when the weight is 0.
+    double Mean() const;
   };
 
   // Ids and titles live in one arena owned by the graph; nodes refer to them.

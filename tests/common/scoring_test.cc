@@ -386,6 +386,37 @@ TEST(ObjectiveScoreTest, UnequalWeights) {
   EXPECT_NEAR(ScoreOf(g, "o"), 0.8, kEps);
 }
 
+TEST(ObjectiveScoreTest, FullyAchievedIsExactlyOneWhateverTheWeights) {
+  // 0.3 + 0.2 + 0.05 + 0.3 in floating point divides to 0.9999999999999999
+  // unless the mean is snapped: a finished COMMITTED objective must succeed.
+  Objective o = Obj("o");
+  o.kind = ObjectiveKind::kCommitted;
+  const std::vector<KeyResult> krs = {Milestone("a", "o", 0.3), Milestone("b", "o", 0.2),
+                                      Milestone("c", "o", 0.05), Milestone("d", "o", 0.3)};
+  ScoreGraph full = MustBuild({o}, krs,
+                              {DoneAt("a", true), DoneAt("b", true), DoneAt("c", true),
+                               DoneAt("d", true)});
+  EXPECT_EQ(ScoreOf(full, "o"), 1.0);
+  EXPECT_TRUE(IsSuccess(ObjectiveKind::kCommitted, ScoreOf(full, "o")));
+
+  // The same one check-in at a time, incrementally, in another order.
+  ScoreGraph incremental = MustBuild({o}, krs, {});
+  for (const char* id : {"d", "c", "b", "a"}) {
+    ASSERT_TRUE(incremental.ApplyCheckIn(DoneAt(id, true, T(2))).ok());
+  }
+  EXPECT_EQ(ScoreOf(incremental, "o"), 1.0);
+  EXPECT_EQ(GradeOf(ScoreOf(incremental, "o")), Grade::kGreen);
+}
+
+TEST(ObjectiveScoreTest, MeansOnAGradeEdgeStayOnIt) {
+  // Three KRs at 0.7 each: the mean is 0.7 (GREEN), not a hair below it.
+  ScoreGraph g = MustBuild({Obj("o")},
+                           {Metric("a", "o", 0, 10, 0.1), Metric("b", "o", 0, 10, 0.1),
+                            Metric("c", "o", 0, 10, 0.1)},
+                           {ValueAt("a", 7), ValueAt("b", 7), ValueAt("c", 7)});
+  EXPECT_EQ(GradeOf(ScoreOf(g, "o")), Grade::kGreen);
+}
+
 TEST(ObjectiveScoreTest, ZeroWeightsCountForNothing) {
   ScoreGraph g = MustBuild(
       {Obj("o"), Obj("p")},
