@@ -718,9 +718,10 @@ void PlanCsvReader::BuildObjective(const ObjectiveRows& rows, Objective* o) {
     if (!w) {
       errors_->Add(row_of(kAlignmentWeight), kAlignmentWeight,
                    NotANumber(v[kAlignmentWeight]));
-    } else if (*w <= 0) {
+    } else if (*w < 0) {
+      // 0 is allowed: it keeps the link but leaves it out of the rollup.
       errors_->Add(row_of(kAlignmentWeight), kAlignmentWeight,
-                   absl::StrCat("must be greater than 0 (got ",
+                   absl::StrCat("must be 0 or more (got ",
                                 v[kAlignmentWeight], ")"));
     } else if (v[kAlignedTo].empty() && v[kAlignedToKr].empty()) {
       errors_->Add(row_of(kAlignmentWeight), kAlignmentWeight,
@@ -837,10 +838,11 @@ void PlanCsvReader::BuildKeyResult(const KrRow& rows, const ObjectiveRows& obj,
   if (!v[kKrWeight].empty()) {
     double w = 1;
     if (parse_number(kKrWeight, &w)) {
-      if (w <= 0) {
+      if (w < 0) {
+        // 0 is allowed: the KR stays on the plan but counts for nothing.
         errors_->Add(
             row, kKrWeight,
-            absl::StrCat("must be greater than 0 (got ", v[kKrWeight], ")"));
+            absl::StrCat("must be 0 or more (got ", v[kKrWeight], ")"));
       } else {
         kr->weight = w;
       }
@@ -1274,6 +1276,12 @@ absl::StatusOr<std::string> WritePlanCsv(const Plan& plan,
     if (cycle == cycles.end() || cycle->second->name.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           what, ": cycle ", Quoted(o.cycle_id), " is not in the plan"));
+    }
+    if (!ParseCycleName(cycle->second->name).has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": cycle name ", Quoted(cycle->second->name),
+          " cannot be read back; the CSV format takes FY<yyyy>, FY<yyyy>-Q<n> or "
+          "FY<yyyy>-M<mm>"));
     }
     row[kCycle] = cycle->second->name;
     row[kObjectiveRef] = o.id;

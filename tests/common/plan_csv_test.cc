@@ -670,8 +670,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "row 3, column alignment_weight: set only for an aligned "
                   "objective*"},
         ErrorCase{
-            "ZeroWeight", Good() + "FY2027,O2,T,,O1,,0,,,,,,,,,,\n",
-            "row 3, column alignment_weight: must be greater than 0 (got 0)"},
+            "NegativeWeight", Good() + "FY2027,O2,T,,O1,,-1,,,,,,,,,,\n",
+            "row 3, column alignment_weight: must be 0 or more (got -1)"},
         ErrorCase{"UnknownBreakdownOf",
                   Good() + "FY2027-Q1,O2,T,,,,,O7,,,,,,,,,\n",
                   "row 3, column breakdown_of: 'O7' is not an objective_ref in "
@@ -932,6 +932,25 @@ TEST(PlanCsvWrite, RejectsWhatCouldNotBeReadBack) {
     plan.key_results[0].objective_id = "missing";
     EXPECT_FALSE(WritePlanCsv(plan, {}).ok());
   }
+  {
+    // Validation allows any cycle name; the CSV format takes FY names only.
+    Plan plan = ServicePlan();
+    plan.cycles[0].name = "Q1 2027";
+    EXPECT_THAT(std::string(WritePlanCsv(plan, {}).status().message()),
+                HasSubstr("cycle name 'Q1 2027' cannot be read back"));
+  }
+}
+
+TEST(PlanCsvWrite, ZeroWeightsSurviveTheRoundTrip) {
+  // Validation and scoring accept weight 0 ("counts for nothing"), so an
+  // export holding one must import again.
+  Plan plan = ServicePlan();
+  plan.key_results[0].weight = 0;
+  absl::StatusOr<std::string> out = WritePlanCsv(plan, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  PlanCsv back = MustParse(*out);
+  ASSERT_THAT(back.plan.key_results, SizeIs(1));
+  EXPECT_EQ(back.plan.key_results[0].weight, 0);
 }
 
 // ---------------------------------------------------------------------------
