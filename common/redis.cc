@@ -236,7 +236,41 @@ RedisPipeline& RedisPipeline::Add(absl::Span<const absl::string_view> args) {
     return *this;
   }
   AppendResp(buffer_, args);
+  if (RedisSession::Affects(args[0])) session_commands_.emplace_back(args[0]);
   return *this;
+}
+
+// ---------------------------------------------------------------------------
+// RedisSession
+
+bool RedisSession::Affects(absl::string_view command) {
+  for (absl::string_view name : {"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SELECT",
+                                 "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR",
+                                 "CLIENT", "RESET"}) {
+    if (absl::EqualsIgnoreCase(command, name)) return true;
+  }
+  return false;
+}
+
+void RedisSession::Apply(absl::string_view command) {
+  auto is = [command](absl::string_view name) { return absl::EqualsIgnoreCase(command, name); };
+  if (is("EXEC") || is("DISCARD") || is("RESET")) {
+    // Both end the transaction and forget WATCHed keys (RESET: everything,
+    // but it also drops authentication, so it stays sticky below).
+    in_multi = false;
+    watching = false;
+    if (is("RESET")) sticky = true;
+  } else if (in_multi) {
+    // Inside MULTI everything else is queued (or refused), not applied.
+  } else if (is("MULTI")) {
+    in_multi = true;
+  } else if (is("WATCH")) {
+    watching = true;
+  } else if (is("UNWATCH")) {
+    watching = false;
+  } else if (Affects(command)) {
+    sticky = true;  // SELECT, SUBSCRIBE, MONITOR, CLIENT ...: no cheap undo
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -247,7 +281,10 @@ RedisConnection::RedisConnection(RedisOptions options)
 
 RedisConnection::~RedisConnection() = default;
 
-void RedisConnection::Disconnect() { context_.reset(); }
+void RedisConnection::Disconnect() {
+  context_.reset();
+  session_ = RedisSession();
+}
 
 absl::Status RedisConnection::Connect() {
   if (context_ != nullptr) return absl::OkStatus();
@@ -272,7 +309,9 @@ absl::Status RedisConnection::Connect() {
   }
   if (!error.empty()) {
     last_connect_error_ = error;
-    next_connect_ = now + options_.reconnect_backoff;
+    // From the end of the attempt: a connect that timed out took longer than
+    // the back-off, which must still spare the next calls the same wait.
+    next_connect_ = absl::Now() + options_.reconnect_backoff;
     return absl::UnavailableError(
         absl::StrCat("redis ", where, ": connect failed: ", error));
   }
@@ -282,7 +321,7 @@ absl::Status RedisConnection::Connect() {
     if (!status.ok()) {
       context_.reset();
       last_connect_error_ = std::string(status.message());
-      next_connect_ = now + options_.reconnect_backoff;
+      next_connect_ = absl::Now() + options_.reconnect_backoff;
       return status;
     }
   }
@@ -307,7 +346,7 @@ absl::Status RedisConnection::Fail(absl::string_view what, int saved_errno) {
   const std::string errstr = context_ != nullptr ? context_->errstr : "no context";
   // The reply to this command may still arrive; on a fresh connection it
   // cannot be mistaken for the reply to the next one.
-  context_.reset();
+  Disconnect();
   const std::string prefix =
       absl::StrCat("redis ", options_.host, ":", options_.port, ": ", what);
   switch (err) {
@@ -357,6 +396,7 @@ absl::StatusOr<RedisReply> RedisConnection::Command(
     sigpipe.Failed();
     return Fail(absl::StrCat("command ", args[0]), saved_errno);
   }
+  if (RedisSession::Affects(args[0])) session_.Apply(args[0]);
   return CopyReply(*reply);
 }
 
@@ -389,6 +429,7 @@ absl::StatusOr<std::vector<RedisReply>> RedisConnection::Execute(
     }
     replies.push_back(CopyReply(*reply));
   }
+  for (const std::string& command : pipeline.session_commands()) session_.Apply(command);
   return replies;
 }
 
@@ -427,6 +468,9 @@ absl::StatusOr<RedisClient::Lease> RedisClient::Acquire() {
 }
 
 void RedisClient::Release(std::unique_ptr<RedisConnection> connection) {
+  // A lease may end inside MULTI/WATCH (an early return) or after SELECT:
+  // never hand such a session to the next borrower.
+  if (!connection->session_clean()) connection->Disconnect();
   absl::MutexLock lock(&mu_);
   // Most recently used last, so the next Acquire() gets a warm connection.
   idle_.push_back(std::move(connection));

@@ -48,13 +48,15 @@ namespace okr {
 struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
-  // Bounds the TCP connect (and the AUTH that follows it).
+  // Bounds the TCP connect; the AUTH that follows is a command like any other.
   absl::Duration connect_timeout = absl::Milliseconds(500);
-  // Bounds each blocking write and each wait for a reply, so a command (or a
-  // whole pipeline, per reply) never waits longer than this for the server.
+  // Bounds each blocking read and write on the socket (SO_RCVTIMEO /
+  // SO_SNDTIMEO), so a silent server fails a command after this long; a
+  // server that trickles a reply byte by byte can stretch one reply further.
   absl::Duration command_timeout = absl::Milliseconds(500);
-  // After a failed connect, calls fail fast with UNAVAILABLE for this long
-  // instead of each trying (and waiting) again. Zero retries every call.
+  // After a failed connect, calls fail fast with UNAVAILABLE for this long,
+  // counted from the end of the failed attempt, instead of each trying (and
+  // waiting out connect_timeout) again. Zero retries every call.
   absl::Duration reconnect_backoff = absl::Milliseconds(100);
   // Sent as AUTH [username] password after each connect when not empty.
   std::string username;
@@ -119,11 +121,32 @@ class RedisPipeline {
   const std::string& buffer() const { return buffer_; }
   // 1-based position of the first empty command, 0 when there is none.
   size_t first_empty() const { return first_empty_; }
+  // Names of the commands that change the connection's session state (MULTI,
+  // WATCH, EXEC, SELECT, ...), in order; see RedisSession.
+  const std::vector<std::string>& session_commands() const { return session_commands_; }
 
  private:
   std::string buffer_;
   size_t count_ = 0;
   size_t first_empty_ = 0;
+  std::vector<std::string> session_commands_;
+};
+
+// What a connection carries from one command to the next beyond the reply:
+// an open MULTI, WATCHed keys, or a sticky change (SELECT, SUBSCRIBE,
+// MONITOR, CLIENT). A pooled connection must be clean when it goes back to
+// the pool, or the next borrower's commands would be queued, aborted or sent
+// to another database.
+struct RedisSession {
+  bool in_multi = false;
+  bool watching = false;
+  bool sticky = false;
+
+  // Whether `command` (its first argument) can change the session state.
+  static bool Affects(absl::string_view command);
+  // Updates the state after `command` was sent and answered.
+  void Apply(absl::string_view command);
+  bool clean() const { return !in_multi && !watching && !sticky; }
 };
 
 // One connection. Not thread-safe: use it from one thread at a time (or use
@@ -150,6 +173,10 @@ class RedisConnection {
   // Drops the connection; the next call reconnects.
   void Disconnect();
   bool connected() const { return context_ != nullptr; }
+  // False while a MULTI is open, keys are WATCHed, or the session was changed
+  // for good (SELECT, SUBSCRIBE, ...). RedisClient drops such a connection
+  // when a lease returns it.
+  bool session_clean() const { return session_.clean(); }
 
   const RedisOptions& options() const { return options_; }
 
@@ -160,6 +187,7 @@ class RedisConnection {
 
   RedisOptions options_;
   RedisContextPtr context_;
+  RedisSession session_;  // of context_; reset with it
   absl::Time next_connect_ = absl::InfinitePast();
   std::string last_connect_error_;
 };

@@ -1,6 +1,11 @@
 // The Redis client against a real redis-server on a free loopback port.
 #include "common/redis.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -393,6 +398,83 @@ TEST_F(RedisTest, PoolWaitsThenGivesUpWhenAllConnectionsAreLeased) {
   }
   OKR_ASSERT_OK_AND_ASSIGN(RedisReply get, client.Command({"GET", "k"}));
   EXPECT_EQ(get.str, "1");
+}
+
+TEST_F(RedisTest, LeaseEndingInsideATransactionIsNotReused) {
+  RedisOptions options = Options();
+  options.pool_size = 1;  // the next call would get the same connection back
+  RedisClient client(options);
+  OKR_ASSERT_OK(client.Command({"SET", "k", "old"}));
+  {
+    // An early return between WATCH/MULTI and EXEC.
+    OKR_ASSERT_OK_AND_ASSIGN(RedisClient::Lease lease, client.Acquire());
+    OKR_ASSERT_OK(lease->Command({"WATCH", "k"}));
+    OKR_ASSERT_OK(lease->Command({"MULTI"}));
+    OKR_ASSERT_OK(lease->Command({"SET", "k", "queued"}));
+  }
+  OKR_ASSERT_OK_AND_ASSIGN(RedisReply set, client.Command({"SET", "k", "new"}));
+  EXPECT_EQ(set.kind, Kind::kStatus);
+  EXPECT_EQ(set.str, "OK");  // not "QUEUED"
+  OKR_ASSERT_OK_AND_ASSIGN(RedisReply get, client.Command({"GET", "k"}));
+  EXPECT_EQ(get.str, "new");
+
+  {
+    // SELECT in a pipeline is sticky too: the next borrower must see db 0.
+    OKR_ASSERT_OK_AND_ASSIGN(RedisClient::Lease lease, client.Acquire());
+    RedisPipeline pipeline;
+    pipeline.Add({"SELECT", "1"}).Add({"SET", "k", "db1"});
+    OKR_ASSERT_OK(lease->Execute(pipeline));
+    EXPECT_FALSE(lease->session_clean());
+  }
+  OKR_ASSERT_OK_AND_ASSIGN(RedisReply again, client.Command({"GET", "k"}));
+  EXPECT_EQ(again.str, "new");
+
+  {
+    // A finished transaction leaves the session clean and the connection kept.
+    OKR_ASSERT_OK_AND_ASSIGN(RedisClient::Lease lease, client.Acquire());
+    OKR_ASSERT_OK(lease->Command({"MULTI"}));
+    OKR_ASSERT_OK(lease->Command({"INCR", "n"}));
+    OKR_ASSERT_OK(lease->Command({"EXEC"}));
+    EXPECT_TRUE(lease->session_clean());
+  }
+}
+
+TEST(RedisBackoffTest, ConnectTimeoutIsNotRepeatedWithinTheBackoff) {
+  // A listener whose accept queue is full: further SYNs are dropped, so a
+  // connect hangs until connect_timeout (on loopback only).
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(listener, 0), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(c, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    fillers.push_back(c);
+  }
+  absl::SleepFor(absl::Milliseconds(50));
+
+  RedisOptions options;
+  options.host = "127.0.0.1";
+  options.port = ntohs(address.sin_port);
+  options.connect_timeout = absl::Milliseconds(200);
+  options.reconnect_backoff = absl::Seconds(30);
+  RedisConnection redis(options);
+  absl::StatusOr<RedisReply> first = redis.Command({"PING"});
+  ASSERT_EQ(first.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_THAT(first.status().message(), HasSubstr("connect failed"));
+  // The second call fails at once instead of waiting for another timeout.
+  absl::StatusOr<RedisReply> second = redis.Command({"PING"});
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(second.status().message(), HasSubstr("not retrying"));
+
+  for (int c : fillers) close(c);
+  close(listener);
 }
 
 TEST(RedisAuthTest, PasswordIsSentOnEveryConnect) {
