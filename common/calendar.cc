@@ -157,11 +157,11 @@ absl::StatusOr<absl::TimeZone> LoadZone(absl::string_view name) {
         "time_zone: must not be empty; use an IANA name such as "
         "'Europe/Berlin' or 'UTC'");
   }
-  // The loader would also accept "localtime" and absolute or relative file
-  // paths; their meaning depends on the host, so an organisation's zone
+  // The loader would also accept "localtime", absolute or relative file
+  // paths and "file:<path>"; their meaning depends on the host, so an organisation's zone
   // could silently differ between replicas.
   if (name == "localtime" || absl::StartsWith(name, "/") ||
-      absl::StrContains(name, "..")) {
+      absl::StrContains(name, "..") || absl::StrContains(name, ":")) {
     return absl::InvalidArgumentError(absl::StrCat(
         "time_zone: '", name,
         "' is not an IANA time zone name (e.g. 'America/New_York')"));

@@ -241,7 +241,9 @@ class PlanIndex {
     return {aligned, o.breakdown_of_objective_id};
   }
 
+  // Archived objectives are ignored by lint, also as annual anchors.
   bool InAnnualCycle(const Objective& o) const {
+    if (o.state == ObjectiveState::kArchived) return false;
     const Cycle* c = FindCycle(o.cycle_id);
     return c != nullptr && c->kind == CycleKind::kAnnual;
   }
@@ -253,7 +255,7 @@ class PlanIndex {
     for (absl::string_view p : ParentsOf(o)) {
       if (p.empty() || p == o.id) continue;
       const Objective* parent = FindObjective(p);
-      if (parent == nullptr) continue;
+      if (parent == nullptr || parent->state == ObjectiveState::kArchived) continue;
       if (InAnnualCycle(*parent) || linked_.contains(p)) return true;
     }
     return false;
@@ -281,6 +283,8 @@ class PlanIndex {
       auto it = children.find(o->id);
       if (it == children.end()) continue;
       for (const Objective* child : it->second) {
+        // An archived objective links nothing below it.
+        if (child->state == ObjectiveState::kArchived) continue;
         linked_.insert(child->id);
         queue.push_back(child);
       }

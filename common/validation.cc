@@ -830,6 +830,18 @@ absl::Status ValidateAlignment(const Objective& child,
                        "must differ from objective.id: an objective cannot "
                        "align to itself"});
   }
+  if (!child.id.empty() && by_key_result && !a.parent_key_result_id.empty()) {
+    // The parent_objective_id of a Duality link may be left empty; the KR
+    // still says whose it is.
+    for (const KeyResult& kr : key_results) {
+      if (kr.id == a.parent_key_result_id && kr.objective_id == child.id) {
+        invalid.push_back({parent_field,
+                           "must be a key result of another objective: an "
+                           "objective cannot align to its own key result"});
+        break;
+      }
+    }
+  }
   if (!child.id.empty() && child.breakdown_of_objective_id == child.id) {
     invalid.push_back({std::string(kBreakdownField),
                        "must differ from objective.id: an objective cannot be "

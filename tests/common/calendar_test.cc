@@ -314,7 +314,8 @@ TEST(LoadZoneTest, UnknownZoneNamesTheField) {
 
 TEST(LoadZoneTest, RejectsHostDependentNames) {
   for (const char* name : {"", "localtime", "/etc/localtime", "../zoneinfo/UTC",
-                           "Europe/../UTC"}) {
+                           "Europe/../UTC", "file:/etc/localtime",
+                           "file:/usr/share/zoneinfo/Asia/Tokyo"}) {
     absl::StatusOr<absl::TimeZone> zone = LoadZone(name);
     ASSERT_FALSE(zone.ok()) << name;
     EXPECT_EQ(zone.status().code(), absl::StatusCode::kInvalidArgument);

@@ -639,6 +639,12 @@ TEST(LintObjectiveTest, QuarterlyObjectiveLinkedToAnnual) {
 
   // Annual objectives are not subject to the rule.
   EXPECT_THAT(f, Not(Contains(Field(&Finding::target_id, "company"))));
+  // An archived annual objective anchors nothing: the breakdown of an
+  // archived annual objective is not linked.
+  Plan archived = SalesBreakdownPlan();
+  FindObjective(archived, "sales-fy").state = ObjectiveState::kArchived;
+  f = Only(LintPlan(archived), "quarterly-not-linked-to-annual");
+  EXPECT_THAT(f, Contains(Field(&Finding::target_id, "sales-q1")));
 }
 
 TEST(LintObjectiveTest, QuarterlyLinkSurvivesStoredLoops) {
