@@ -18,8 +18,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -273,6 +275,13 @@ int Main() {
 }  // namespace okr
 
 int main(int argc, char** argv) {
+  // absl's --help lists the flags of files named like the program; ours is
+  // okr_demo.cc for a binary called okr-demo.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::StrContains(path, "okr_demo");
+  };
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "Runs the example OKR plans through the model library: planning timeline, scores, "
       "grades, pace and lint.\nUsage: okr-demo [--examples_dir=DIR] [--now=RFC3339] ...");

@@ -133,5 +133,14 @@ TEST(OkrDemoTest, BadFlagsAndFilesFailWithAClearMessage) {
   EXPECT_THAT(missing.out, Not(HasSubstr("no-such-plan.csv:")));
 }
 
+TEST(OkrDemoTest, HelpListsItsOwnFlags) {
+  DemoRun help = RunDemo({"--help"});
+  const std::string text = help.out + help.err;
+  for (const char* flag : {"--examples_dir", "--now", "--fiscal_year_start_month",
+                           "--planning_profile", "--time_zone"}) {
+    EXPECT_THAT(text, HasSubstr(flag));
+  }
+}
+
 }  // namespace
 }  // namespace okr
