@@ -176,6 +176,7 @@ absl::Status WaitForServing(absl::string_view target, absl::Duration timeout,
   const absl::Time deadline = absl::Now() + timeout;
   std::shared_ptr<grpc::Channel> channel = MakeChannel(target);
   std::string last = "no attempt made";
+  bool answered = false;  // whether `last` is the server's own answer
   while (true) {
     const absl::Duration remaining = deadline - absl::Now();
     if (remaining <= absl::ZeroDuration()) break;
@@ -186,8 +187,16 @@ absl::Status WaitForServing(absl::string_view target, absl::Duration timeout,
     if (status.ok() && *status == ServingStatus::kServing) {
       return absl::OkStatus();
     }
-    last =
-        status.ok() ? std::string(Name(*status)) : status.status().ToString();
+    // An attempt cut short by our own deadline says less than an earlier
+    // answer from the server (e.g. NOT_SERVING), so it does not replace one.
+    if (status.ok()) {
+      last = std::string(Name(*status));
+      answered = true;
+    } else if (!answered ||
+               status.status().code() != absl::StatusCode::kDeadlineExceeded) {
+      last = status.status().ToString();
+      answered = false;
+    }
     // Not every failure waits out its deadline (NOT_FOUND returns at once).
     absl::SleepFor(std::min(deadline - absl::Now(), absl::Milliseconds(20)));
   }

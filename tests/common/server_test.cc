@@ -390,8 +390,10 @@ TEST(ServerTest, SetServingTogglesHealth) {
   (*server)->SetServing(false);
   EXPECT_EQ(CheckHealth((*server)->address(), "", absl::Seconds(2)).value(),
             ServingStatus::kNotServing);
+  // Long enough for a fresh channel to connect under a sanitizer on a
+  // loaded machine; the server keeps answering NOT_SERVING meanwhile.
   const absl::Status wait =
-      WaitForServing((*server)->address(), absl::Milliseconds(300));
+      WaitForServing((*server)->address(), absl::Seconds(1));
   EXPECT_EQ(wait.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(wait.message(), HasSubstr("NOT_SERVING"));
   (*server)->SetServing(true);
