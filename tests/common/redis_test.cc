@@ -257,7 +257,8 @@ TEST_F(RedisTest, StoppedServerGivesUnavailablePromptly) {
     const absl::Duration took = absl::Now() - start;
     EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
     EXPECT_THAT(reply.status().message(), HasSubstr(absl::StrCat(":", server_->port())));
-    EXPECT_LE(took, options.command_timeout + absl::Milliseconds(200)) << attempt;
+    // A generous bound: it proves "no hang", not speed, on a loaded CI machine.
+    EXPECT_LE(took, options.command_timeout + absl::Seconds(2)) << attempt;
     EXPECT_FALSE(redis.connected());
   }
   absl::StatusOr<RedisReply> refused = redis.Command({"GET", "k"});
@@ -313,7 +314,7 @@ TEST_F(RedisTest, CommandTimeoutDropsTheConnectionAndRecovers) {
     ASSERT_EQ(blocked.status().code(), absl::StatusCode::kUnavailable) << blocked.status();
     EXPECT_THAT(blocked.status().message(), HasSubstr("timed out after 200ms"));
     EXPECT_GE(took, absl::Milliseconds(150)) << round;
-    EXPECT_LE(took, absl::Milliseconds(700)) << round;
+    EXPECT_LE(took, absl::Milliseconds(2500)) << round;
     EXPECT_FALSE(redis.connected());
 
     // The server sees the client go away: nobody is left blocked on the list.
