@@ -261,7 +261,11 @@ void RedisSession::Apply(absl::string_view command) {
     watching = false;
     if (is("RESET")) sticky = true;
   } else if (in_multi) {
-    // Inside MULTI everything else is queued (or refused), not applied.
+    // Inside MULTI commands are queued and run at EXEC. A queued SELECT or
+    // CLIENT would change the session then, so be conservative and treat it
+    // as sticky now (MULTI, WATCH and UNWATCH change nothing that EXEC or
+    // DISCARD does not reset).
+    if (!is("MULTI") && !is("WATCH") && !is("UNWATCH")) sticky = true;
   } else if (is("MULTI")) {
     in_multi = true;
   } else if (is("WATCH")) {

@@ -431,6 +431,17 @@ TEST_F(RedisTest, LeaseEndingInsideATransactionIsNotReused) {
   EXPECT_EQ(again.str, "new");
 
   {
+    // A SELECT queued inside MULTI runs at EXEC: the session is not clean.
+    OKR_ASSERT_OK_AND_ASSIGN(RedisClient::Lease lease, client.Acquire());
+    OKR_ASSERT_OK(lease->Command({"MULTI"}));
+    OKR_ASSERT_OK(lease->Command({"SELECT", "2"}));
+    OKR_ASSERT_OK(lease->Command({"EXEC"}));
+    EXPECT_FALSE(lease->session_clean());
+  }
+  OKR_ASSERT_OK_AND_ASSIGN(RedisReply db0, client.Command({"GET", "k"}));
+  EXPECT_EQ(db0.str, "new");
+
+  {
     // A finished transaction leaves the session clean and the connection kept.
     OKR_ASSERT_OK_AND_ASSIGN(RedisClient::Lease lease, client.Acquire());
     OKR_ASSERT_OK(lease->Command({"MULTI"}));
