@@ -3,10 +3,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,6 +19,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_support.h"
 
 namespace okr {
 namespace {
@@ -34,24 +33,10 @@ using ::testing::SizeIs;
 // Helpers
 // ---------------------------------------------------------------------------
 
-// CTest sets OKR_SOURCE_DIR; when it is missing (a bare run of the binary)
-// the repository is found from this file's own path.
 std::string ExamplesDir() {
-  const char* root = std::getenv("OKR_SOURCE_DIR");
-  if (root != nullptr && *root != '\0') return std::string(root) + "/examples";
-  return (std::filesystem::path(__FILE__)
-              .parent_path()
-              .parent_path()
-              .parent_path() /
-          "examples")
-      .string();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  absl::StatusOr<std::string> dir = OkrSourceFile("examples");
+  EXPECT_TRUE(dir.ok()) << dir.status();
+  return dir.value_or("examples");
 }
 
 std::string Num(double v) { return absl::StrFormat("%.17g", v); }
@@ -187,7 +172,7 @@ constexpr absl::string_view kGoodRow =
 // ---------------------------------------------------------------------------
 
 PlanCsv ParseExample(const std::string& name) {
-  const std::string text = ReadFile(ExamplesDir() + "/" + name);
+  const std::string text = ReadFileToString(ExamplesDir() + "/" + name);
   EXPECT_FALSE(text.empty()) << "missing example " << name;
   return MustParse(text);
 }
@@ -198,7 +183,7 @@ TEST(PlanCsvExamples, EveryExampleParsesAndRoundTrips) {
     if (entry.path().extension() != ".csv") continue;
     ++files;
     SCOPED_TRACE(entry.path().string());
-    const std::string text = ReadFile(entry.path().string());
+    const std::string text = ReadFileToString(entry.path().string());
     PlanCsv first = MustParse(text);
     EXPECT_FALSE(first.plan.objectives.empty());
     absl::StatusOr<std::string> written =
@@ -216,7 +201,7 @@ TEST(PlanCsvExamples, WriterReproducesTheExampleFilesByteForByte) {
        {"retail-annual.csv", "customer-success-duality.csv",
         "customer-success-classic.csv", "sales-annual-quarterly.csv"}) {
     SCOPED_TRACE(name);
-    const std::string text = ReadFile(ExamplesDir() + "/" + name);
+    const std::string text = ReadFileToString(ExamplesDir() + "/" + name);
     PlanCsv p = MustParse(text);
     absl::StatusOr<std::string> written = WritePlanCsv(p.plan, p.check_ins);
     ASSERT_TRUE(written.ok()) << written.status();

@@ -17,7 +17,6 @@
 #include <signal.h>
 
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -86,12 +85,6 @@ bool MatchesShape(absl::string_view s, absl::string_view shape) {
   return true;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string ToString(const grpc::ByteBuffer& buffer) {
   grpc::Slice slice;
@@ -189,7 +182,7 @@ std::optional<google::protobuf::Struct> AwaitLogLine(const std::string& path,
                                                      absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
-    for (const std::string& line : Lines(ReadFile(path))) {
+    for (const std::string& line : Lines(ReadFileToString(path))) {
       std::optional<google::protobuf::Struct> json = ParseJson(line);
       if (json.has_value() && StringField(*json, "msg") == msg) return json;
     }
@@ -679,7 +672,7 @@ TEST_P(BinaryTest, ServesThenExitsZeroOnSignalWithJsonLogs) {
                       LogPath()));
   std::optional<google::protobuf::Struct> started =
       AwaitLogLine(LogPath(), "server started", absl::Seconds(10));
-  ASSERT_TRUE(started.has_value()) << ReadFile(LogPath());
+  ASSERT_TRUE(started.has_value()) << ReadFileToString(LogPath());
   const int port =
       static_cast<int>(started->fields().at("port").number_value());
   ASSERT_GT(port, 0);
@@ -693,7 +686,7 @@ TEST_P(BinaryTest, ServesThenExitsZeroOnSignalWithJsonLogs) {
   ASSERT_TRUE(exit->exited()) << "killed: " << exit->ToString();
   EXPECT_EQ(exit->exit_code, 0);
 
-  const std::vector<std::string> lines = Lines(ReadFile(LogPath()));
+  const std::vector<std::string> lines = Lines(ReadFileToString(LogPath()));
   ASSERT_GE(lines.size(), 4u);
   std::vector<std::string> msgs;
   for (const std::string& line : lines) {
@@ -709,7 +702,7 @@ TEST_P(BinaryTest, ServesThenExitsZeroOnSignalWithJsonLogs) {
   EXPECT_THAT(msgs, ::testing::IsSupersetOf(
                         {"server started", "shutdown signal received",
                          "server shutting down", "server stopped"}));
-  EXPECT_EQ(ReadFile(LogPath() + ".stderr"), "");
+  EXPECT_EQ(ReadFileToString(LogPath() + ".stderr"), "");
 }
 
 TEST_P(BinaryTest, SignalBeforeTheWaitIsKeptPendingNotFatal) {
@@ -719,7 +712,7 @@ TEST_P(BinaryTest, SignalBeforeTheWaitIsKeptPendingNotFatal) {
                       LogPath()));
   ASSERT_TRUE(
       AwaitLogLine(LogPath(), "server started", absl::Seconds(10)).has_value())
-      << ReadFile(LogPath());
+      << ReadFileToString(LogPath());
   // gRPC's threads exist now and the main thread is not yet in sigwait: only
   // the mask set by InitMain keeps this signal from killing the process.
   OKR_ASSERT_OK(child->Kill(GetParam()));
@@ -748,7 +741,7 @@ TEST(BinaryFlagsTest, EnvironmentFallbackAndCommandLineOverride) {
     std::optional<google::protobuf::Struct> started =
         AwaitLogLine(log, "server started", absl::Seconds(10));
     ASSERT_TRUE(started.has_value())
-        << ReadFile(log) << ReadFile(log + ".stderr");
+        << ReadFileToString(log) << ReadFileToString(log + ".stderr");
     EXPECT_EQ(StringField(*started, "listen"), "localhost:0");
     EXPECT_EQ(StringField(*started, "shutdown_grace"), "3s");
     OKR_ASSERT_OK(child->Kill(SIGTERM));
@@ -764,7 +757,7 @@ TEST(BinaryFlagsTest, EnvironmentFallbackAndCommandLineOverride) {
     std::optional<google::protobuf::Struct> started =
         AwaitLogLine(log, "server started", absl::Seconds(10));
     ASSERT_TRUE(started.has_value())
-        << ReadFile(log) << ReadFile(log + ".stderr");
+        << ReadFileToString(log) << ReadFileToString(log + ".stderr");
     EXPECT_EQ(StringField(*started, "listen"), "127.0.0.1:0");
     OKR_ASSERT_OK(child->Kill(SIGTERM));
     absl::StatusOr<ExitStatus> exit = child->Wait(absl::Seconds(5));
@@ -780,7 +773,7 @@ TEST(BinaryFlagsTest, HelpListsTheFlagsAndBadAddressFailsCleanly) {
                            StartTestServer({"--help"}, help_log));
   OKR_ASSERT_OK(help->Wait(absl::Seconds(5)));
   const std::string help_text =
-      ReadFile(help_log) + ReadFile(help_log + ".stderr");
+      ReadFileToString(help_log) + ReadFileToString(help_log + ".stderr");
   EXPECT_THAT(help_text, HasSubstr("--listen"));
   EXPECT_THAT(help_text, HasSubstr("--shutdown_grace"));
   EXPECT_THAT(help_text, HasSubstr("an empty gRPC server"));
@@ -795,7 +788,7 @@ TEST(BinaryFlagsTest, HelpListsTheFlagsAndBadAddressFailsCleanly) {
   EXPECT_EQ(exit->exit_code, 1);
   std::optional<google::protobuf::Struct> error =
       AwaitLogLine(bad_log, "cannot start", absl::Seconds(1));
-  ASSERT_TRUE(error.has_value()) << ReadFile(bad_log);
+  ASSERT_TRUE(error.has_value()) << ReadFileToString(bad_log);
   EXPECT_EQ(StringField(*error, "level"), "error");
   EXPECT_THAT(StringField(*error, "error"), HasSubstr("INVALID_ARGUMENT"));
 }

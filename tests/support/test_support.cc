@@ -54,11 +54,8 @@ class ScopedFd {
 };
 
 std::string ReadTail(const std::string& path, size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "(no log)";
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+  std::string text = ReadFileToString(path);
+  if (text.empty()) return "(no log)";
   if (text.size() > max_bytes) text = "..." + text.substr(text.size() - max_bytes);
   return text;
 }
@@ -427,6 +424,13 @@ absl::StatusOr<std::string> OkrSourceFile(absl::string_view relative) {
   if (status.ok()) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
          << expr << " is not OK: " << status.ToString();
+}
+
+std::string ReadFileToString(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
 }
 
 }  // namespace okr

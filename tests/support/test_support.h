@@ -177,6 +177,10 @@ absl::StatusOr<std::string> OkrBinary(absl::string_view name);
 // exists; NOT_FOUND otherwise.
 absl::StatusOr<std::string> OkrSourceFile(absl::string_view relative);
 
+// The whole content of a file, byte for byte; "" when it cannot be read
+// (tests then fail on the content, naming what they expected).
+std::string ReadFileToString(const std::string& path);
+
 // gtest predicate formatters behind the OKR_*_OK macros.
 ::testing::AssertionResult StatusIsOk(const char* expr, const absl::Status& status);
 template <typename T>

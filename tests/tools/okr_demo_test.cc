@@ -1,8 +1,6 @@
 // End to end: runs the okr-demo binary (the main job's model-library stage)
 // on the project's example plans and checks what it prints against the model
 // library's own answers for the same files.
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -22,13 +20,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 struct DemoRun {
   ExitStatus status;
@@ -53,8 +44,8 @@ DemoRun RunDemo(const std::vector<std::string>& args) {
   auto status = (*process)->Wait(absl::Seconds(60));
   EXPECT_TRUE(status.ok()) << status.status();
   if (status.ok()) run.status = *status;
-  run.out = ReadAll(dir.File("out"));
-  run.err = ReadAll(dir.File("err"));
+  run.out = ReadFileToString(dir.File("out"));
+  run.err = ReadFileToString(dir.File("err"));
   return run;
 }
 
@@ -87,7 +78,7 @@ TEST(OkrDemoTest, ScoresTheDualityCascadeAsTheLibraryDoes) {
   ASSERT_TRUE(run.status.success()) << run.status.ToString() << "\n" << run.err;
 
   // Independently: parse the same file and score it with the library.
-  absl::StatusOr<PlanCsv> parsed = ParsePlanCsv(ReadAll(examples + "/" + file));
+  absl::StatusOr<PlanCsv> parsed = ParsePlanCsv(ReadFileToString(examples + "/" + file));
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   absl::StatusOr<ScoreGraph> graph =
       ScoreGraph::Build(parsed->plan.objectives, parsed->plan.key_results, parsed->check_ins);
