@@ -125,6 +125,17 @@ constexpr NameTable<ReviewKind, 3> kReviewKind{{
     {ReviewKind::kMidQuarter, "MID_QUARTER"},
     {ReviewKind::kEndOfQuarter, "END_OF_QUARTER"},
 }};
+constexpr NameTable<ResourceKind, 9> kResourceKind{{
+    {ResourceKind::kUnspecified, "UNSPECIFIED"},
+    {ResourceKind::kOrganisation, "ORGANISATION"},
+    {ResourceKind::kTeam, "TEAM"},
+    {ResourceKind::kPerson, "PERSON"},
+    {ResourceKind::kCycle, "CYCLE"},
+    {ResourceKind::kObjective, "OBJECTIVE"},
+    {ResourceKind::kKeyResult, "KEY_RESULT"},
+    {ResourceKind::kCheckIn, "CHECK_IN"},
+    {ResourceKind::kReview, "REVIEW"},
+}};
 
 }  // namespace
 
@@ -144,6 +155,7 @@ absl::string_view Name(CheckInStatus v) { return Lookup(kCheckInStatus, v); }
 absl::string_view Name(Grade v) { return Lookup(kGrade, v); }
 absl::string_view Name(AlignmentKind v) { return Lookup(kAlignmentKind, v); }
 absl::string_view Name(ReviewKind v) { return Lookup(kReviewKind, v); }
+absl::string_view Name(ResourceKind v) { return Lookup(kResourceKind, v); }
 
 bool ParseName(absl::string_view s, PlanningProfile* out) { return Parse(kPlanningProfile, s, out); }
 bool ParseName(absl::string_view s, CycleKind* out) { return Parse(kCycleKind, s, out); }
@@ -161,6 +173,9 @@ bool ParseName(absl::string_view s, CheckInStatus* out) { return Parse(kCheckInS
 bool ParseName(absl::string_view s, Grade* out) { return Parse(kGrade, s, out); }
 bool ParseName(absl::string_view s, AlignmentKind* out) { return Parse(kAlignmentKind, s, out); }
 bool ParseName(absl::string_view s, ReviewKind* out) { return Parse(kReviewKind, s, out); }
+bool ParseName(absl::string_view s, ResourceKind* out) {
+  return Parse(kResourceKind, s, out);
+}
 
 Direction EffectiveDirection(const KeyResult& kr) {
   if (kr.direction != Direction::kUnspecified) return kr.direction;

@@ -72,6 +72,22 @@ enum class AlignmentKind { kNone, kObjective, kKeyResult };
 
 enum class ReviewKind { kUnspecified, kMidQuarter, kEndOfQuarter };
 
+// What a change-feed entry or a lint finding is about.
+enum class ResourceKind {
+  kUnspecified,
+  kOrganisation,
+  kTeam,
+  kPerson,
+  kCycle,
+  kObjective,
+  kKeyResult,
+  kCheckIn,
+  kReview,
+};
+
+// The grace period of an organisation that sets none.
+inline constexpr int kDefaultCheckInGraceDays = 7;
+
 struct Organisation {
   Id id;
   std::string name;
@@ -81,7 +97,13 @@ struct Organisation {
   std::string vision;
   std::vector<std::string> values;
   PlanningProfile planning_profile = PlanningProfile::kSmall;
+  // Days after a cycle's end that still accept check-ins; a cycle may
+  // override it. Unset means the product default, kDefaultCheckInGraceDays.
+  std::optional<int> check_in_grace_days;
   int64_t version = 0;
+  // Set by the store's writer; InfinitePast() until first stored.
+  absl::Time create_time = absl::InfinitePast();
+  absl::Time update_time = absl::InfinitePast();
 };
 
 struct Team {
@@ -91,6 +113,9 @@ struct Team {
   Id parent_team_id;  // empty for a top-level team
   Id lead_person_id;  // empty when the team has no lead yet
   int64_t version = 0;
+  // Set by the store's writer; InfinitePast() until first stored.
+  absl::Time create_time = absl::InfinitePast();
+  absl::Time update_time = absl::InfinitePast();
 };
 
 struct Person {
@@ -100,6 +125,9 @@ struct Person {
   std::string email;
   std::vector<Id> team_ids;
   int64_t version = 0;
+  // Set by the store's writer; InfinitePast() until first stored.
+  absl::Time create_time = absl::InfinitePast();
+  absl::Time update_time = absl::InfinitePast();
 };
 
 // A planning period. `start` is the first day, `end` the first day after the
@@ -113,7 +141,12 @@ struct Cycle {
   absl::CivilDay end;
   Id parent_cycle_id;  // month -> quarter -> year; empty for a year
   CycleState state = CycleState::kPlanning;
+  // Overrides the organisation's grace period when set.
+  std::optional<int> check_in_grace_days;
   int64_t version = 0;
+  // Set by the store's writer; InfinitePast() until first stored.
+  absl::Time create_time = absl::InfinitePast();
+  absl::Time update_time = absl::InfinitePast();
 };
 
 struct Alignment {
@@ -144,6 +177,9 @@ struct Objective {
   // Set by roll over: the objective this one was carried from.
   Id rolled_over_from_id;
   int64_t version = 0;
+  // Set by the store's writer; InfinitePast() until first stored.
+  absl::Time create_time = absl::InfinitePast();
+  absl::Time update_time = absl::InfinitePast();
 };
 
 struct KeyResult {
@@ -167,6 +203,9 @@ struct KeyResult {
   bool archived = false;
   Id rolled_over_from_id;
   int64_t version = 0;
+  // Set by the store's writer; InfinitePast() until first stored.
+  absl::Time create_time = absl::InfinitePast();
+  absl::Time update_time = absl::InfinitePast();
 };
 
 struct CheckIn {
@@ -211,6 +250,7 @@ absl::string_view Name(CheckInStatus v);
 absl::string_view Name(Grade v);
 absl::string_view Name(AlignmentKind v);
 absl::string_view Name(ReviewKind v);
+absl::string_view Name(ResourceKind v);
 
 // Parses a name produced by Name() (case-insensitive). Returns false and
 // leaves `*out` unchanged for an unknown name.
@@ -230,6 +270,7 @@ bool ParseName(absl::string_view s, CheckInStatus* out);
 bool ParseName(absl::string_view s, Grade* out);
 bool ParseName(absl::string_view s, AlignmentKind* out);
 bool ParseName(absl::string_view s, ReviewKind* out);
+bool ParseName(absl::string_view s, ResourceKind* out);
 
 // The direction a metric KR is scored in: kDirection as given, or derived
 // from the sign of to - from when unspecified (kIncrease when to == from).

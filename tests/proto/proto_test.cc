@@ -378,6 +378,7 @@ TEST(EnumMappingTest, EveryModelEnumMapsOneToOne) {
   ExpectMapsOntoModel<Grade>(v1::Grade_descriptor());
   ExpectMapsOntoModel<AlignmentKind>(v1::AlignmentKind_descriptor());
   ExpectMapsOntoModel<ReviewKind>(v1::ReviewKind_descriptor());
+  ExpectMapsOntoModel<ResourceKind>(v1::ResourceKind_descriptor());
 }
 
 // ---------------------------------------------------------------------------
