@@ -1,1 +1,333 @@
-// Placeholder: being written.
+#include "services/planning/org_state.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
+
+namespace okr::planning {
+namespace {
+
+absl::Status NoSuch(absl::string_view field, absl::string_view what,
+                    absl::string_view id) {
+  if (id.empty()) {
+    return MakeFieldStatus(absl::StatusCode::kInvalidArgument,
+                           {{std::string(field), "required"}});
+  }
+  return MakeFieldStatus(
+      absl::StatusCode::kNotFound,
+      {{std::string(field), absl::StrCat("no ", what, " '", id, "'")}});
+}
+
+template <typename T>
+const T* FindIn(const absl::btree_map<Id, T>& map, absl::string_view id) {
+  auto it = map.find(id);
+  return it == map.end() ? nullptr : &it->second;
+}
+
+template <typename T>
+absl::StatusOr<const T*> GetIn(const absl::btree_map<Id, T>& map,
+                               absl::string_view id, absl::string_view field,
+                               absl::string_view what) {
+  if (const T* found = FindIn(map, id)) return found;
+  return NoSuch(field, what, id);
+}
+
+// 64-bit FNV-1a: stable across processes and builds, unlike absl::Hash, so
+// a page token outlives a restart.
+uint64_t Fnv1a(absl::string_view data) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : data) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+void AddTo(absl::flat_hash_map<Id, absl::btree_set<Id>>& index,
+           const Id& key, const Id& value) {
+  if (!key.empty()) index[key].insert(value);
+}
+
+void RemoveFrom(absl::flat_hash_map<Id, absl::btree_set<Id>>& index,
+                const Id& key, const Id& value) {
+  auto it = index.find(key);
+  if (it == index.end()) return;
+  it->second.erase(value);
+  if (it->second.empty()) index.erase(it);
+}
+
+}  // namespace
+
+ResourceKind KindOf(const Resource& resource) {
+  static constexpr ResourceKind kKinds[] = {
+      ResourceKind::kOrganisation, ResourceKind::kTeam,
+      ResourceKind::kPerson,       ResourceKind::kCycle,
+      ResourceKind::kObjective,    ResourceKind::kKeyResult};
+  return kKinds[resource.index()];
+}
+
+const Id& IdOf(const Resource& resource) {
+  return std::visit([](const auto& r) -> const Id& { return r.id; }, resource);
+}
+
+int64_t VersionOf(const Resource& resource) {
+  return std::visit([](const auto& r) { return r.version; }, resource);
+}
+
+absl::Status CheckVersion(int64_t given, int64_t stored,
+                          absl::string_view field) {
+  if (given == 0) {
+    return MakeInvalidArgument(
+        {{std::string(field),
+          "required: send the version you read, so a concurrent change is "
+          "not overwritten"}});
+  }
+  if (given != stored) {
+    return MakeFieldStatus(
+        absl::StatusCode::kAborted,
+        {{std::string(field),
+          absl::StrFormat("version %d is stale; the stored version is %d "
+                          "(re-read and retry)",
+                          given, stored)}});
+  }
+  return absl::OkStatus();
+}
+
+const Team* OrgState::FindTeam(absl::string_view id) const {
+  return FindIn(teams_, id);
+}
+const Person* OrgState::FindPerson(absl::string_view id) const {
+  return FindIn(people_, id);
+}
+const Cycle* OrgState::FindCycle(absl::string_view id) const {
+  return FindIn(cycles_, id);
+}
+const Objective* OrgState::FindObjective(absl::string_view id) const {
+  return FindIn(objectives_, id);
+}
+const KeyResult* OrgState::FindKeyResult(absl::string_view id) const {
+  return FindIn(key_results_, id);
+}
+
+absl::StatusOr<const Team*> OrgState::GetTeam(absl::string_view id,
+                                              absl::string_view field) const {
+  return GetIn(teams_, id, field, "team");
+}
+absl::StatusOr<const Person*> OrgState::GetPerson(
+    absl::string_view id, absl::string_view field) const {
+  return GetIn(people_, id, field, "person");
+}
+absl::StatusOr<const Cycle*> OrgState::GetCycle(absl::string_view id,
+                                                absl::string_view field) const {
+  return GetIn(cycles_, id, field, "cycle");
+}
+absl::StatusOr<const Objective*> OrgState::GetObjective(
+    absl::string_view id, absl::string_view field) const {
+  return GetIn(objectives_, id, field, "objective");
+}
+absl::StatusOr<const KeyResult*> OrgState::GetKeyResult(
+    absl::string_view id, absl::string_view field) const {
+  return GetIn(key_results_, id, field, "key result");
+}
+
+std::vector<const KeyResult*> OrgState::KeyResultsOf(
+    absl::string_view objective_id) const {
+  std::vector<const KeyResult*> out;
+  auto it = key_results_by_objective_.find(objective_id);
+  if (it == key_results_by_objective_.end()) return out;
+  for (const Id& id : it->second) out.push_back(&key_results_.at(id));
+  std::sort(out.begin(), out.end(), [](const KeyResult* a, const KeyResult* b) {
+    return std::tie(a->create_time, a->id) < std::tie(b->create_time, b->id);
+  });
+  return out;
+}
+
+namespace {
+std::vector<const Objective*> Lookup(
+    const absl::flat_hash_map<Id, absl::btree_set<Id>>& index,
+    absl::string_view key, const absl::btree_map<Id, Objective>& objectives) {
+  std::vector<const Objective*> out;
+  auto it = index.find(key);
+  if (it == index.end()) return out;
+  for (const Id& id : it->second) out.push_back(&objectives.at(id));
+  return out;
+}
+}  // namespace
+
+std::vector<const Objective*> OrgState::ChildrenOf(
+    absl::string_view objective_id) const {
+  return Lookup(children_by_parent_, objective_id, objectives_);
+}
+
+std::vector<const Objective*> OrgState::CascadedFrom(
+    absl::string_view key_result_id) const {
+  return Lookup(children_by_key_result_, key_result_id, objectives_);
+}
+
+std::vector<const Objective*> OrgState::BreakdownsOf(
+    absl::string_view objective_id) const {
+  return Lookup(breakdowns_by_objective_, objective_id, objectives_);
+}
+
+Plan OrgState::ToPlan() const {
+  Plan plan;
+  plan.organisation = organisation_;
+  plan.teams.reserve(teams_.size());
+  for (const auto& [id, team] : teams_) plan.teams.push_back(team);
+  plan.people.reserve(people_.size());
+  for (const auto& [id, person] : people_) plan.people.push_back(person);
+  plan.cycles.reserve(cycles_.size());
+  for (const auto& [id, cycle] : cycles_) plan.cycles.push_back(cycle);
+  plan.objectives.reserve(objectives_.size());
+  for (const auto& [id, objective] : objectives_) {
+    plan.objectives.push_back(objective);
+  }
+  plan.key_results.reserve(key_results_.size());
+  for (const auto& [id, key_result] : key_results_) {
+    plan.key_results.push_back(key_result);
+  }
+  return plan;
+}
+
+void OrgState::Index(const Objective& objective) {
+  const Alignment& a = objective.alignment;
+  if (a.kind != AlignmentKind::kNone) {
+    AddTo(children_by_parent_, a.parent_objective_id, objective.id);
+  }
+  if (a.kind == AlignmentKind::kKeyResult) {
+    AddTo(children_by_key_result_, a.parent_key_result_id, objective.id);
+  }
+  AddTo(breakdowns_by_objective_, objective.breakdown_of_objective_id,
+        objective.id);
+}
+
+void OrgState::Unindex(const Objective& objective) {
+  const Alignment& a = objective.alignment;
+  RemoveFrom(children_by_parent_, a.parent_objective_id, objective.id);
+  RemoveFrom(children_by_key_result_, a.parent_key_result_id, objective.id);
+  RemoveFrom(breakdowns_by_objective_, objective.breakdown_of_objective_id,
+             objective.id);
+}
+
+void OrgState::Put(const Resource& resource) {
+  std::visit(
+      [this](const auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, Organisation>) {
+          organisation_ = r;
+          exists_ = true;
+        } else if constexpr (std::is_same_v<T, Team>) {
+          teams_.insert_or_assign(r.id, r);
+        } else if constexpr (std::is_same_v<T, Person>) {
+          people_.insert_or_assign(r.id, r);
+        } else if constexpr (std::is_same_v<T, Cycle>) {
+          cycles_.insert_or_assign(r.id, r);
+        } else if constexpr (std::is_same_v<T, Objective>) {
+          if (const Objective* old = FindObjective(r.id)) Unindex(*old);
+          objectives_.insert_or_assign(r.id, r);
+          Index(r);
+        } else if constexpr (std::is_same_v<T, KeyResult>) {
+          if (const KeyResult* old = FindKeyResult(r.id)) {
+            RemoveFrom(key_results_by_objective_, old->objective_id, old->id);
+          }
+          key_results_.insert_or_assign(r.id, r);
+          AddTo(key_results_by_objective_, r.objective_id, r.id);
+        }
+      },
+      resource);
+}
+
+void OrgState::Erase(ResourceKind kind, absl::string_view id) {
+  switch (kind) {
+    case ResourceKind::kTeam: {
+      auto it = teams_.find(id);
+      if (it != teams_.end()) teams_.erase(it);
+      break;
+    }
+    case ResourceKind::kPerson: {
+      auto it = people_.find(id);
+      if (it != people_.end()) people_.erase(it);
+      break;
+    }
+    case ResourceKind::kCycle: {
+      auto it = cycles_.find(id);
+      if (it != cycles_.end()) cycles_.erase(it);
+      break;
+    }
+    case ResourceKind::kObjective: {
+      auto it = objectives_.find(id);
+      if (it == objectives_.end()) break;
+      Unindex(it->second);
+      objectives_.erase(it);
+      break;
+    }
+    case ResourceKind::kKeyResult: {
+      auto it = key_results_.find(id);
+      if (it == key_results_.end()) break;
+      RemoveFrom(key_results_by_objective_, it->second.objective_id,
+                 it->second.id);
+      key_results_.erase(it);
+      break;
+    }
+    default:
+      // Organisations are never deleted; check-ins and reviews are not
+      // planning's.
+      break;
+  }
+}
+
+// Token: web-safe base64 of "p1|<filter hash hex>|<last key>".
+absl::StatusOr<PageSlice> Paginate(const PageRequest& request,
+                                   absl::string_view filter_key,
+                                   const std::vector<std::string>& sorted_keys) {
+  if (request.page_size < 0) {
+    return MakeInvalidArgument(
+        {{"page_size", absl::StrCat("must not be negative (got ",
+                                    request.page_size, "); 0 means ",
+                                    kDefaultPageSize)}});
+  }
+  const size_t size = request.page_size == 0
+                          ? kDefaultPageSize
+                          : std::min(request.page_size, kMaxPageSize);
+  const std::string filter_hash = absl::StrFormat("%016x", Fnv1a(filter_key));
+  PageSlice slice;
+  if (!request.page_token.empty()) {
+    std::string decoded;
+    std::vector<absl::string_view> parts;
+    if (absl::WebSafeBase64Unescape(request.page_token, &decoded)) {
+      parts = absl::StrSplit(decoded, absl::MaxSplits('|', 2));
+    }
+    if (parts.size() != 3 || parts[0] != "p1") {
+      return MakeInvalidArgument(
+          {{"page_token",
+            "not a token this list returned (use next_page_token as is)"}});
+    }
+    if (parts[1] != filter_hash) {
+      return MakeInvalidArgument(
+          {{"page_token",
+            "was returned for other filters; send the same filters with "
+            "every page, or start again without a token"}});
+    }
+    slice.begin = std::upper_bound(sorted_keys.begin(), sorted_keys.end(),
+                                   parts[2]) -
+                  sorted_keys.begin();
+  }
+  slice.end = std::min(sorted_keys.size(), slice.begin + size);
+  if (slice.end < sorted_keys.size() && slice.end > slice.begin) {
+    slice.next_page_token = absl::WebSafeBase64Escape(
+        absl::StrCat("p1|", filter_hash, "|", sorted_keys[slice.end - 1]));
+  }
+  return slice;
+}
+
+}  // namespace okr::planning

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -151,10 +152,11 @@ class OrgState {
   absl::btree_map<Id, Objective> objectives_;
   absl::btree_map<Id, KeyResult> key_results_;
   // Secondary indexes, maintained by Put / Erase.
-  absl::flat_hash_map<Id, std::vector<Id>> key_results_by_objective_;
-  absl::flat_hash_map<Id, std::vector<Id>> children_by_parent_;
-  absl::flat_hash_map<Id, std::vector<Id>> children_by_key_result_;
-  absl::flat_hash_map<Id, std::vector<Id>> breakdowns_by_objective_;
+  using IdIndex = absl::flat_hash_map<Id, absl::btree_set<Id>>;
+  IdIndex key_results_by_objective_;
+  IdIndex children_by_parent_;
+  IdIndex children_by_key_result_;
+  IdIndex breakdowns_by_objective_;
 };
 
 // --- Pagination ------------------------------------------------------------------

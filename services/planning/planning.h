@@ -118,6 +118,12 @@ struct AlignmentTreeQuery {
 // At most this many objectives in one tree; more is FAILED_PRECONDITION.
 inline constexpr int kMaxTreeObjectives = 10000;
 
+// At most this many live (not archived) objectives per owner and cycle, and
+// key results per objective; creating or restoring one more is
+// FAILED_PRECONDITION. The guide recommends 3 to 5 of each (lint warns).
+inline constexpr int kMaxObjectivesPerOwnerCycle = 20;
+inline constexpr int kMaxKeyResultsPerObjective = 20;
+
 struct AlignmentTree {
   std::vector<Objective> objectives;  // parents before children
   std::vector<KeyResult> key_results;
@@ -369,8 +375,8 @@ class Planning {
   int64_t Subscribe(absl::string_view org, std::function<void()> on_change);
   void Unsubscribe(absl::string_view org, int64_t handle);
 
- protected:
-  // --- The core, for the method files ------------------------------------------
+  // --- The core, for the method files (and the core's tests) ---------------
+  // The adapter calls the use-case methods above, never these.
 
   // Runs `read` on the organisation's state under its shared lock, loading
   // it from the store first if needed. NOT_FOUND "organisation 'x' is not

@@ -41,6 +41,11 @@ class PlanningTest : public ::testing::Test {
   KeyResult MakeKeyResult(const Id& objective_id, const std::string& title,
                           double from, double to);
 
+  // Puts `resource` with a fresh id, stamped, through the core (no
+  // use-case rules), and returns it as stored.
+  template <typename T>
+  T PutNew(ResourceKind kind, T resource);
+
   MemoryPlanningStore store_;
   absl::Time now_ = absl::FromCivil(absl::CivilSecond(2027, 1, 4, 9, 0, 0),
                                     absl::UTCTimeZone());
