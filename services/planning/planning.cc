@@ -24,6 +24,8 @@ struct Planning::OrgHandle {
   absl::Mutex mu;
   bool loaded ABSL_GUARDED_BY(mu) = false;
   OrgState state ABSL_GUARDED_BY(mu);
+  // When the state was last known to match the store (wall time).
+  absl::Time synced ABSL_GUARDED_BY(mu) = absl::InfinitePast();
 
   absl::Mutex subscribers_mu;
   int64_t next_subscriber ABSL_GUARDED_BY(subscribers_mu) = 1;
@@ -273,11 +275,25 @@ absl::Status Planning::Read(
     absl::string_view org,
     absl::FunctionRef<absl::Status(const OrgState&)> read, bool allow_missing) {
   OKR_ASSIGN_OR_RETURN(OrgHandle * handle, Handle(org));
+  const absl::Time wall = absl::Now();
+  bool fresh;
   {
+    absl::ReaderMutexLock lock(&handle->mu);
+    fresh = handle->loaded &&
+            wall - handle->synced < options_.refresh_interval;
+  }
+  if (!fresh) {
     absl::MutexLock lock(&handle->mu);
     if (!handle->loaded) {
       OKR_RETURN_IF_ERROR(LoadInto(*store_, org, handle->state));
       handle->loaded = true;
+      handle->synced = wall;
+    } else if (wall - handle->synced >= options_.refresh_interval) {
+      OKR_ASSIGN_OR_RETURN(int64_t latest, store_->LatestSequence(org));
+      if (latest != handle->state.sequence()) {
+        OKR_RETURN_IF_ERROR(CatchUp(*store_, org, handle->state));
+      }
+      handle->synced = wall;
     }
   }
   absl::ReaderMutexLock lock(&handle->mu);
@@ -305,6 +321,7 @@ absl::Status Planning::Write(absl::string_view org, absl::string_view method,
     if (!handle->loaded) {
       OKR_RETURN_IF_ERROR(LoadInto(*store_, org, state));
       handle->loaded = true;
+      handle->synced = absl::Now();
     }
     // A retry of a recorded request answers from its record.
     auto replay_recorded = [&]() -> absl::StatusOr<bool> {
@@ -396,6 +413,7 @@ absl::Status Planning::Write(absl::string_view org, absl::string_view method,
         for (const Resource& resource : mutation.puts) state.Put(resource);
         for (const auto& [kind, id] : mutation.deletes) state.Erase(kind, id);
         state.set_sequence(sequence);
+        handle->synced = absl::Now();
         committed = true;
         return absl::OkStatus();
       }

@@ -211,6 +211,11 @@ inline constexpr int kMaxCsvBytes = 4 * 1024 * 1024;
 struct PlanningOptions {
   // The clock of every write; tests pin it.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // How stale a read may be when other replicas write to the same store: a
+  // read first catches up with the store's feed when the organisation was
+  // last synchronised longer ago than this (one cheap LatestSequence query).
+  // Writes always build on the latest stored state.
+  absl::Duration refresh_interval = absl::Seconds(1);
 };
 
 class Planning {

@@ -269,6 +269,24 @@ TEST_F(PlanningCoreTest, ReplicasCatchUpWhenAnotherCommittedFirst) {
   EXPECT_EQ(TitleSeenBy(*Restart(), objective.id), "From the second");
 }
 
+TEST_F(PlanningCoreTest, ReadsCatchUpAfterTheRefreshInterval) {
+  FiscalYear fy = MakeFiscalYear(2027);
+  Person owner = MakePerson("Ola Owner");
+  Objective objective = MakeObjective("Grow", fy.year.id, owner.id);
+  Planning always_fresh(&store_,
+                        {.clock = [this] { return now_; },
+                         .refresh_interval = absl::ZeroDuration()});
+  Planning never_fresh(&store_, {.clock = [this] { return now_; },
+                                 .refresh_interval = absl::InfiniteDuration()});
+  ASSERT_EQ(TitleSeenBy(always_fresh, objective.id), "Grow");
+  ASSERT_EQ(TitleSeenBy(never_fresh, objective.id), "Grow");
+
+  ASSERT_TRUE(PutTitle(*planning_, objective.id, "Grow more").ok());
+  EXPECT_EQ(TitleSeenBy(always_fresh, objective.id), "Grow more");
+  // Within its interval a replica serves what it has.
+  EXPECT_EQ(TitleSeenBy(never_fresh, objective.id), "Grow");
+}
+
 TEST_F(PlanningCoreTest, ARequestIdRunsOnceAndRefusesOtherContent) {
   int runs = 0;
   absl::StatusOr<Id> first = CreateOnce({"req-1", "fp-a"}, &runs);
