@@ -220,6 +220,8 @@ struct CheckIn {
   Id author_id;
   absl::Time time = absl::InfinitePast();
   std::string client_key;  // idempotency key chosen by the client
+  // Set by the store's writer; InfinitePast() until first stored.
+  absl::Time create_time = absl::InfinitePast();
 };
 
 // A whole plan (or a slice of one) as the pure functions see it.
