@@ -1,1 +1,153 @@
-// Placeholder: being written.
+#include "services/planning/planning_store.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "common/model.h"
+#include "common/status_macros.h"
+#include "services/planning/sqlite_planning_store.h"
+
+namespace okr::planning {
+namespace {
+
+constexpr absl::string_view kSqliteScheme = "sqlite:";
+
+// Keeps the message's prefix naming the flag on errors from the store.
+absl::Status FlagError(const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat("--store: ", status.message()));
+}
+
+// "PATH[?key=value&...]" after "sqlite:".
+absl::StatusOr<std::unique_ptr<PlanningStore>> OpenSqlite(
+    absl::string_view spec) {
+  const size_t question = spec.find('?');
+  absl::string_view path = spec.substr(0, question);
+  absl::string_view query = question == absl::string_view::npos
+                                ? absl::string_view()
+                                : spec.substr(question + 1);
+  if (path.empty()) {
+    return absl::InvalidArgumentError(
+        "--store: sqlite: needs a file path, e.g. "
+        "--store=sqlite:/var/lib/okr/planning.db");
+  }
+  if (absl::StartsWith(path, "//")) {
+    // "sqlite://x" would silently mean the file "/x"; say what we expect.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--store: \"sqlite:", path,
+        "\" looks like a URL; write sqlite:/absolute/path or "
+        "sqlite:relative/path"));
+  }
+  SqlitePlanningStoreOptions options;
+  if (question != absl::string_view::npos) {
+    for (absl::string_view option : absl::StrSplit(query, '&')) {
+      std::pair<absl::string_view, absl::string_view> kv =
+          absl::StrSplit(option, absl::MaxSplits('=', 1));
+      if (kv.first == "durability") {
+        if (kv.second == "process-crash") {
+          options.durability = SqliteDurability::kProcessCrash;
+        } else if (kv.second == "power-loss") {
+          options.durability = SqliteDurability::kPowerLoss;
+        } else {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "--store: durability=\"", kv.second,
+              "\" is not one of process-crash (default), power-loss"));
+        }
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--store: unknown SQLite option \"", option,
+            "\"; the only option is durability=process-crash|power-loss"));
+      }
+    }
+  }
+  absl::StatusOr<std::unique_ptr<SqlitePlanningStore>> store =
+      SqlitePlanningStore::Open(path, options);
+  if (!store.ok()) return FlagError(store.status());
+  return std::unique_ptr<PlanningStore>(*std::move(store));
+}
+
+}  // namespace
+
+absl::Status ValidatePlanCommit(const PlanCommit& commit) {
+  if (commit.organisation_id.empty()) {
+    return absl::InvalidArgumentError("organisation_id: must not be empty");
+  }
+  if (commit.base_sequence < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "base_sequence: must not be negative, got ", commit.base_sequence));
+  }
+  for (size_t i = 0; i < commit.puts.size(); ++i) {
+    const StoredResource& put = commit.puts[i];
+    if (put.kind == ResourceKind::kUnspecified) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("puts[", i, "].kind: must be set"));
+    }
+    if (put.id.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("puts[", i, "].id: must not be empty"));
+    }
+  }
+  for (size_t i = 0; i < commit.deletes.size(); ++i) {
+    if (commit.deletes[i].first == ResourceKind::kUnspecified) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("deletes[", i, "].kind: must be set"));
+    }
+    if (commit.deletes[i].second.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("deletes[", i, "].id: must not be empty"));
+    }
+  }
+  for (size_t i = 0; i < commit.changes.size(); ++i) {
+    const int64_t expected =
+        commit.base_sequence + 1 + static_cast<int64_t>(i);
+    if (commit.changes[i].sequence != expected) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "changes[", i, "].sequence: is ", commit.changes[i].sequence,
+          " but must be ", expected, " (changes continue base_sequence ",
+          commit.base_sequence, " in order, without gaps)"));
+    }
+  }
+  if (commit.request.has_value()) {
+    if (commit.request->method.empty()) {
+      return absl::InvalidArgumentError("request.method: must not be empty");
+    }
+    if (commit.request->request_id.empty()) {
+      return absl::InvalidArgumentError(
+          "request.request_id: must not be empty");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<PlanningStore>> OpenPlanningStore(
+    absl::string_view url) {
+  if (absl::StartsWith(url, kSqliteScheme)) {
+    return OpenSqlite(url.substr(kSqliteScheme.size()));
+  }
+  if (absl::StartsWith(url, "postgresql://") ||
+      absl::StartsWith(url, "postgres://")) {
+    // Hook for the PostgreSQL store (a later issue): open a
+    // PostgresPlanningStore on `url` here. The URL may hold a password, so
+    // it is never echoed.
+    return absl::UnimplementedError(
+        "--store: PostgreSQL is not supported yet; use --store=sqlite:PATH");
+  }
+  // Only the scheme is echoed: a mistyped URL may carry a password.
+  const size_t colon = url.find(':');
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--store: unknown store \"",
+      colon == absl::string_view::npos ? url : url.substr(0, colon + 1),
+      colon == absl::string_view::npos ? "\"" : "...\"",
+      "; expected sqlite:PATH (e.g. --store=sqlite:/var/lib/okr/planning.db)"));
+}
+
+}  // namespace okr::planning

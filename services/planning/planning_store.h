@@ -125,10 +125,23 @@ class PlanningStore {
       absl::string_view request_id) = 0;
 };
 
+// The shape checks every PlanningStore::Commit makes before it touches
+// anything, shared so that all backends refuse the same commits:
+// INVALID_ARGUMENT naming the field for an empty organisation_id, a negative
+// base_sequence, a put or delete without a kind or id, changes not numbered
+// base_sequence + 1, + 2, ... in order, or a request without method or
+// request_id. Needs no store, so a malformed commit is INVALID_ARGUMENT even
+// when its base is also stale.
+absl::Status ValidatePlanCommit(const PlanCommit& commit);
+
 // Opens the store named by the --store flag: "sqlite:PATH" (PATH is created
 // with its schema when missing; ":memory:" is refused, the plan must
 // survive a restart). INVALID_ARGUMENT for an unknown scheme (naming the
 // flag), and the store's own error when it cannot be opened or migrated.
+// SQLite takes options after a '?': "sqlite:PATH?durability=power-loss"
+// fsyncs every commit (default "process-crash": a commit survives kill -9,
+// not necessarily a power cut; see common/sqlite.h). "postgresql://..." is
+// reserved for the PostgreSQL store and is UNIMPLEMENTED until it lands.
 absl::StatusOr<std::unique_ptr<PlanningStore>> OpenPlanningStore(
     absl::string_view url);
 
