@@ -425,6 +425,36 @@ absl::Status ValidateId(absl::string_view field, absl::string_view id,
   return MakeInvalidArgument({&fv, 1});
 }
 
+absl::Status ValidateOrganisationId(absl::string_view field,
+                                    absl::string_view id) {
+  std::string problem;
+  if (id.empty()) {
+    problem = "is required";
+  } else if (id.size() < kMinOrganisationIdLength ||
+             id.size() > kMaxOrganisationIdLength) {
+    problem = absl::StrFormat("must be %d to %d characters; got %d",
+                              kMinOrganisationIdLength,
+                              kMaxOrganisationIdLength, id.size());
+  } else if (!absl::ascii_islower(static_cast<unsigned char>(id.front()))) {
+    problem = absl::StrCat("must start with a letter a-z; got ", Quote(id));
+  } else {
+    for (size_t i = 0; i < id.size(); ++i) {
+      const auto c = static_cast<unsigned char>(id[i]);
+      if (absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-') {
+        continue;
+      }
+      problem = absl::StrFormat(
+          "may contain only lower-case letters a-z, digits and '-' (found %s "
+          "at position %d), e.g. 'acme' or 'acme-retail'",
+          Quote(id.substr(i, 1)), i + 1);
+      break;
+    }
+  }
+  if (problem.empty()) return absl::OkStatus();
+  FieldViolation fv{std::string(field), std::move(problem)};
+  return MakeInvalidArgument({&fv, 1});
+}
+
 // ---------------------------------------------------------------------------
 // Entities.
 

@@ -83,6 +83,16 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 absl::Status ValidateId(absl::string_view field, absl::string_view id,
                         bool required);
 
+// Organisation ids (chosen by the caller at bootstrap): 3..64 characters of
+// [a-z0-9-], starting with a letter.
+inline constexpr size_t kMinOrganisationIdLength = 3;
+inline constexpr size_t kMaxOrganisationIdLength = 64;
+
+// Checks an organisation id named by `field` against the rule above; OK or
+// INVALID_ARGUMENT "<field>: ...". An empty id is refused ("is required").
+absl::Status ValidateOrganisationId(absl::string_view field,
+                                    absl::string_view id);
+
 // Field rules per entity. Each returns OK or INVALID_ARGUMENT listing every
 // violation at once. An entity's own `id` may be empty (the store assigns
 // it); references to other entities are checked for shape only, never for
