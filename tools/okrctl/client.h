@@ -1,0 +1,114 @@
+// okrctl's connection to okr.v1.PlanningService: one channel, the caller's
+// organisation and token as call metadata, and one deadline shared by every
+// call of a command (--timeout bounds the whole command, not each call).
+//
+// Errors come back as absl::Status through okr::ToAbslStatus, so the
+// BadRequest field violations of a failed call are available through
+// okr::FieldViolationsOf; the message is prefixed with the RPC's name.
+#ifndef OKR_TOOLS_OKRCTL_CLIENT_H_
+#define OKR_TOOLS_OKRCTL_CLIENT_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "okr/v1/planning.grpc.pb.h"
+
+namespace okr::okrctl {
+
+struct ClientOptions {
+  std::string address = "127.0.0.1:50051";
+  // Sent as `okr-organisation-id` metadata when not empty.
+  std::string organisation;
+  // Sent as `authorization: Bearer <token>` when not empty.
+  std::string token;
+  // Budget of the whole command.
+  absl::Duration timeout = absl::Seconds(5);
+};
+
+// Returns `status` with "<prefix>: " before its message, payloads kept.
+absl::Status Annotate(const absl::Status& status, absl::string_view prefix);
+
+class PlanningClient {
+ public:
+  using Stub = okr::v1::PlanningService::StubInterface;
+
+  // Connects lazily (the first call dials) over a plaintext channel.
+  explicit PlanningClient(ClientOptions options);
+  // For tests: calls go to `stub`.
+  PlanningClient(ClientOptions options, std::unique_ptr<Stub> stub);
+
+  const ClientOptions& options() const { return options_; }
+  // Overrides the organisation metadata (BootstrapOrganisation names its own).
+  void set_organisation(std::string organisation) {
+    options_.organisation = std::move(organisation);
+  }
+
+  // Calls `method` (e.g. &Stub::GetObjective) with the metadata and the
+  // command's deadline. Returns the response, or the call's status annotated
+  // with `rpc` (the method's name, for the error message).
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(
+      absl::string_view rpc,
+      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+      const Request& request) {
+    grpc::ClientContext context;
+    Prepare(context);
+    Response response;
+    grpc::Status status = (stub_.get()->*method)(&context, request, &response);
+    if (!status.ok()) return Converted(status, rpc);
+    return response;
+  }
+
+  // Pages through a List RPC until the last page or until `limit` items
+  // (0: no limit), merging the pages into one response whose
+  // next_page_token is the last page's. `count` returns the number of items
+  // in a response; the request's page_token and page_size are managed here.
+  template <typename Request, typename Response, typename Count>
+  absl::StatusOr<Response> ListAll(
+      absl::string_view rpc,
+      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+      Request request, int64_t limit, Count count) {
+    Response all;
+    while (true) {
+      if (limit > 0) {
+        request.set_page_size(static_cast<int32_t>(
+            std::min<int64_t>(500, limit - count(all))));
+      } else {
+        request.set_page_size(500);
+      }
+      absl::StatusOr<Response> page = Call(rpc, method, request);
+      if (!page.ok()) return page.status();
+      all.MergeFrom(*page);
+      all.set_next_page_token(page->next_page_token());
+      if (page->next_page_token().empty() || count(*page) == 0 ||
+          (limit > 0 && count(all) >= limit)) {
+        return all;
+      }
+      request.set_page_token(page->next_page_token());
+    }
+  }
+
+ private:
+  void Prepare(grpc::ClientContext& context) const;
+  absl::Status Converted(const grpc::Status& status, absl::string_view rpc) const;
+
+  ClientOptions options_;
+  absl::Time deadline_;
+  std::unique_ptr<Stub> stub_;
+};
+
+}  // namespace okr::okrctl
+
+#endif  // OKR_TOOLS_OKRCTL_CLIENT_H_
