@@ -184,12 +184,7 @@ std::string RequestFingerprint(const google::protobuf::Message& request) {
     coded.SetSerializationDeterministic(true);
     request.SerializeToCodedStream(&coded);
   }
-  uint64_t hash = 14695981039346656037ull;  // FNV-1a 64 offset basis
-  for (const char c : bytes) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ull;  // FNV-1a 64 prime
-  }
-  return absl::StrFormat("%016x", hash);
+  return StableHash(bytes);
 }
 
 std::string EncodeChangePageToken(int64_t sequence) {

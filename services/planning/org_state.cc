@@ -42,17 +42,6 @@ absl::StatusOr<const T*> GetIn(const absl::btree_map<Id, T>& map,
   return NoSuch(field, what, id);
 }
 
-// 64-bit FNV-1a: stable across processes and builds, unlike absl::Hash, so
-// a page token outlives a restart.
-uint64_t Fnv1a(absl::string_view data) {
-  uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : data) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
-
 void AddTo(absl::flat_hash_map<Id, absl::btree_set<Id>>& index,
            const Id& key, const Id& value) {
   if (!key.empty()) index[key].insert(value);
@@ -67,6 +56,15 @@ void RemoveFrom(absl::flat_hash_map<Id, absl::btree_set<Id>>& index,
 }
 
 }  // namespace
+
+std::string StableHash(absl::string_view data) {
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a 64 offset basis
+  for (unsigned char c : data) {
+    hash ^= c;
+    hash *= 1099511628211ull;  // FNV-1a 64 prime
+  }
+  return absl::StrFormat("%016x", hash);
+}
 
 ResourceKind KindOf(const Resource& resource) {
   static constexpr ResourceKind kKinds[] = {
@@ -299,7 +297,7 @@ absl::StatusOr<PageSlice> Paginate(const PageRequest& request,
   const size_t size = request.page_size == 0
                           ? kDefaultPageSize
                           : std::min(request.page_size, kMaxPageSize);
-  const std::string filter_hash = absl::StrFormat("%016x", Fnv1a(filter_key));
+  const std::string filter_hash = StableHash(filter_key);
   PageSlice slice;
   if (!request.page_token.empty()) {
     std::string decoded;

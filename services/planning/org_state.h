@@ -159,6 +159,11 @@ class OrgState {
   IdIndex breakdowns_by_objective_;
 };
 
+// A 64-bit FNV-1a hash of `data` as 16 hex digits: stable across processes
+// and builds (unlike absl::Hash), so page tokens and request fingerprints
+// outlive a restart. Not for security.
+std::string StableHash(absl::string_view data);
+
 // --- Pagination ------------------------------------------------------------------
 
 // A list request's paging fields.
