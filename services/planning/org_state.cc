@@ -292,11 +292,11 @@ absl::StatusOr<PageSlice> Paginate(const PageRequest& request,
     return MakeInvalidArgument(
         {{"page_size", absl::StrCat("must not be negative (got ",
                                     request.page_size, "); 0 means ",
-                                    kDefaultPageSize)}});
+                                    request.default_size)}});
   }
   const size_t size = request.page_size == 0
-                          ? kDefaultPageSize
-                          : std::min(request.page_size, kMaxPageSize);
+                          ? request.default_size
+                          : std::min(request.page_size, request.max_size);
   const std::string filter_hash = StableHash(filter_key);
   PageSlice slice;
   if (!request.page_token.empty()) {

@@ -168,8 +168,10 @@ std::string StableHash(absl::string_view data);
 
 // A list request's paging fields.
 struct PageRequest {
-  int page_size = 0;       // 0: 50; 1..500; larger values are capped at 500
+  int page_size = 0;       // 0: default_size; larger values are capped at max_size
   std::string page_token;  // empty for the first page
+  int default_size = 50;   // the list's default and cap (the proto comment's)
+  int max_size = 500;
 };
 
 // Which entries of a sorted list a page holds: [begin, end).

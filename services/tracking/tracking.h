@@ -36,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -125,17 +126,29 @@ class Tracking {
 
   TrackingHealth health() const;
 
-  // The per-organisation state; defined in tracking_internal.h.
+  // The per-organisation state (tracking_internal.h).
   struct Org;
 
  private:
-  // Returns the organisation's state, loading it from the store and planning
-  // on first use (UNAVAILABLE when planning cannot be reached then).
-  absl::StatusOr<Org*> GetOrg(absl::string_view org);
-  absl::Status RefreshPlan(Org& org, bool for_write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(org_mu(org));
-  static absl::Mutex& org_mu(Org& org);
-
-  friend class TrackingInternals;
+  // Returns the organisation's state, created empty on first use; the
+  // caller locks org->mu and calls Prepare.
+  Org* FindOrCreateOrg(absl::string_view org);
+  // Loads the organisation on first use (plan from planning, the rest from
+  // the store) and brings it up to date: the plan before a write or when
+  // older than plan_refresh_interval, other replicas' writes when older
+  // than store_refresh_interval. UNAVAILABLE when planning is needed and
+  // cannot be reached.
+  absl::Status Prepare(Org& org, bool for_write);
+  // Pulls planning's changes into the mirror and rebuilds the scores when
+  // objectives or key results changed.
+  absl::Status RefreshPlan(Org& org);
+  // Applies the store's writes after the organisation's sequence.
+  absl::Status CatchUpStore(Org& org);
+  // Writes the given scores (or, with `all`, every score) to the cache;
+  // marks the organisation for Maintain() when Redis fails.
+  void WriteCache(Org& org, const std::vector<ScoreKey>& keys, bool all);
+  void NotePlanReachable(const absl::Status& status);
+  std::string PlanError() const;
 
   TrackingStore* const store_;
   PlanSource* const plan_;

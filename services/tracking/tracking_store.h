@@ -43,6 +43,12 @@ struct StoredCheckIn {
   std::string client_key;
   absl::Time time = absl::UnixEpoch();  // the check-in's effective time
   int64_t sequence = 0;                 // assigned by AppendCheckIn
+  // What the body carries, for LoadOrganisation's "latest of each kind"
+  // (the store never parses the body): a value, `done`, a confidence or a
+  // status.
+  bool has_value = false;
+  bool has_done = false;
+  bool has_signal = false;
   // Identifies the request's content, so that a retry with the same
   // client_key and other content can be refused.
   std::string fingerprint;
@@ -188,6 +194,49 @@ class TrackingStore {
 // scheme; "postgresql://..." is UNIMPLEMENTED until the PostgreSQL store
 // lands.
 absl::StatusOr<std::unique_ptr<TrackingStore>> OpenTrackingStore(absl::string_view url);
+
+// --- For backends -------------------------------------------------------------
+// Every backend checks its arguments and makes its page tokens with these, so
+// that they refuse the same input with the same message.
+
+// INVALID_ARGUMENT naming the field ("organisation_id", "check_in.id",
+// "check_in.key_result_id", "check_in.client_key", "check_in.time") for an
+// empty id or key, or a time that is not finite.
+absl::Status ValidateCheckInForAppend(absl::string_view organisation_id,
+                                      const StoredCheckIn& check_in);
+
+// INVALID_ARGUMENT naming the field for an empty organisation, objective_id
+// or cycle_id, an unspecified kind or a negative expected_version.
+absl::Status ValidateReviewForPut(absl::string_view organisation_id,
+                                  const StoredReview& review, int64_t expected_version);
+
+// INVALID_ARGUMENT naming the field for an empty organisation or cycle_id, a
+// freeze_time that is not finite, or a score whose kind is not kKeyResult /
+// kObjective, whose id is empty, or which repeats an earlier (kind, id).
+absl::Status ValidateFrozenCycle(absl::string_view organisation_id, const FrozenCycle& cycle);
+
+// INVALID_ARGUMENT naming the field for an empty organisation or
+// key_result_id, page_size < 1 or start_time > end_time.
+absl::Status ValidateCheckInQuery(absl::string_view organisation_id, const CheckInQuery& query);
+
+// Where the next page of ListCheckIns starts: after the check-in with this
+// (time, sequence) in newest-first order.
+struct CheckInCursor {
+  absl::Time time = absl::UnixEpoch();
+  int64_t sequence = 0;
+};
+
+// Encodes `cursor` as an opaque page token bound to (organisation_id,
+// query.key_result_id, query.start_time, query.end_time); the page size may
+// change between pages.
+std::string EncodeCheckInPageToken(absl::string_view organisation_id, const CheckInQuery& query,
+                                   const CheckInCursor& cursor);
+
+// Decodes query.page_token: nullopt when it is empty, INVALID_ARGUMENT
+// "page_token: ..." when it is not a token EncodeCheckInPageToken made for
+// the same organisation and filters.
+absl::StatusOr<std::optional<CheckInCursor>> DecodeCheckInPageToken(
+    absl::string_view organisation_id, const CheckInQuery& query);
 
 }  // namespace okr::tracking
 

@@ -1,0 +1,148 @@
+// The tracking core's per-organisation state and the helpers its method files
+// share (tracking.cc, tracking_reviews.cc). Not part of the service's API.
+#ifndef OKR_SERVICES_TRACKING_TRACKING_INTERNAL_H_
+#define OKR_SERVICES_TRACKING_TRACKING_INTERNAL_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/model.h"
+#include "common/scoring.h"
+#include "okr/v1/common.pb.h"
+#include "okr/v1/tracking.pb.h"
+#include "services/planning/org_state.h"
+#include "services/tracking/rollup_cache.h"
+#include "services/tracking/tracking.h"
+#include "services/tracking/tracking_store.h"
+
+namespace okr::tracking {
+
+// A check-in as memory keeps it: the model value plus its store sequence
+// (which orders check-ins with equal times).
+struct KeptCheckIn {
+  CheckIn check_in;
+  int64_t sequence = 0;
+};
+
+// What scoring and the score messages need of one key result's history: the
+// latest check-in with a value, with `done`, with a signal, and overall.
+struct KeyResultTrack {
+  int64_t count = 0;
+  std::optional<KeptCheckIn> value, done, signal, last;
+
+  // Merges a check-in by (time, sequence): a later one replaces an earlier.
+  void Merge(const KeptCheckIn& kept);
+  // The distinct check-ins kept, ordered by (time, sequence).
+  std::vector<KeptCheckIn> Distinct() const;
+  absl::Time last_time() const {
+    return last.has_value() ? last->check_in.time : absl::InfinitePast();
+  }
+};
+
+// The frozen scores of closed cycles, by id.
+struct FrozenScores {
+  absl::flat_hash_map<Id, v1::KeyResultScore> key_results;
+  absl::flat_hash_map<Id, v1::ObjectiveScore> objectives;
+  absl::flat_hash_map<Id, FrozenCycle> cycles;  // as stored, by cycle id
+};
+
+// When a score last changed.
+struct NodeStamp {
+  int64_t tracking_sequence = 0;
+  absl::Time time = absl::InfinitePast();
+};
+
+struct Tracking::Org {
+  explicit Org(std::string id) : id(std::move(id)) {}
+
+  const std::string id;
+  absl::Mutex mu;
+
+  bool loaded = false;
+  planning::OrgState plan;
+  absl::TimeZone zone = absl::UTCTimeZone();
+  absl::Time plan_refreshed = absl::InfinitePast();
+  absl::Time store_refreshed = absl::InfinitePast();
+
+  // The scores: built from the plan and the kept check-ins at
+  // graph_plan_sequence, then updated one check-in at a time.
+  std::optional<ScoreGraph> graph;
+  int64_t graph_plan_sequence = 0;
+  absl::Time graph_time = absl::InfinitePast();
+
+  int64_t tracking_sequence = 0;  // the store's latest write applied here
+  absl::flat_hash_map<Id, KeyResultTrack> tracks;
+  // Reviews as stored (output fields filled), by objective id and kind.
+  absl::flat_hash_map<Id, absl::flat_hash_map<int, v1::Review>> reviews;
+  FrozenScores frozen;
+  absl::flat_hash_map<Id, NodeStamp> kr_stamps, objective_stamps;
+  // The stamp of a score that has not changed since the organisation was
+  // loaded or rebuilt: everything was computed at that sequence, so a cache
+  // entry from an earlier life of the process is never taken as newer.
+  NodeStamp base_stamp;
+  // Planning failed: do not ask again before this (the mirror serves).
+  absl::Time plan_retry_after = absl::InfinitePast();
+
+  // Cache writes failed: Maintain() rewrites every score once Redis answers.
+  bool cache_dirty = false;
+};
+
+// Helpers shared by the method files; each runs with org.mu held.
+namespace internal {
+
+// The version a score of `org` carries: when it last changed here and the
+// plan the scores were built on.
+ScoreVersion VersionOf(const Tracking::Org& org, const NodeStamp& stamp);
+
+// When the score of a key result / objective last changed.
+NodeStamp KeyResultStamp(const Tracking::Org& org, absl::string_view id);
+NodeStamp ObjectiveStamp(const Tracking::Org& org, absl::string_view id);
+
+// Marks every score as computed at the organisation's current sequence
+// (after a load or a rebuild from the store).
+void ResetStamps(Tracking::Org& org, absl::Time now);
+
+// The review of (objective, kind), or null.
+const v1::Review* FindReview(const Tracking::Org& org, absl::string_view objective_id,
+                               ReviewKind kind);
+
+// The instants of a cycle's start, end and grace end in the organisation's
+// time zone.
+struct CycleInstants {
+  absl::Time start;
+  absl::Time end;
+  absl::Time grace_end;
+};
+CycleInstants InstantsOf(const Tracking::Org& org, const Cycle& cycle, int default_grace_days);
+
+// The current score messages of a key result / objective, computed from
+// memory (frozen scores win), pace at `now`.
+absl::StatusOr<v1::KeyResultScore> KeyResultScoreOf(const Tracking::Org& org,
+                                                    absl::string_view id);
+absl::StatusOr<v1::ObjectiveScore> ObjectiveScoreOf(const Tracking::Org& org,
+                                                    absl::string_view id, absl::Time now);
+// Fills the objective's pace from its effective score at `now`.
+void FillPace(const Tracking::Org& org, const Objective& objective, absl::Time now,
+              v1::ObjectiveScore* score);
+
+// Whether the cycle's scores are frozen (closed through CloseCycle).
+bool IsFrozen(const Tracking::Org& org, absl::string_view cycle_id);
+
+// Re-reads everything from the store and rebuilds the scores (RebuildRollups,
+// first load).
+absl::Status ApplySnapshot(Tracking::Org& org, const TrackingSnapshot& snapshot);
+absl::Status RebuildGraph(Tracking::Org& org, absl::Time now);
+
+}  // namespace internal
+}  // namespace okr::tracking
+
+#endif  // OKR_SERVICES_TRACKING_TRACKING_INTERNAL_H_
