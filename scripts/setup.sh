@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libhiredis-dev libsqlite3-dev libpq-dev
+  libabsl-dev libhiredis-dev libsqlite3-dev libpq-dev libssl-dev
   libcurl4-openssl-dev libcsv-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   redis-server redis-tools postgresql postgresql-client
