@@ -679,6 +679,7 @@ std::vector<std::optional<std::string>> ServeFromCache(RollupCache* cache, absl:
 absl::Status Tracking::RecordCheckIn(absl::string_view org_id,
                                      const v1::RecordCheckInRequest& request,
                                      v1::RecordCheckInResponse* response) {
+  response->Clear();
   const absl::Time now = options_.clock();
   OKR_RETURN_IF_ERROR(ValidateCheckInShape(request, now));
   v1::RecordCheckInRequest content = request;
@@ -819,6 +820,7 @@ absl::Status Tracking::RecordCheckIn(absl::string_view org_id,
 absl::Status Tracking::ListCheckIns(absl::string_view org_id,
                                     const v1::ListCheckInsRequest& request,
                                     v1::ListCheckInsResponse* response) {
+  response->Clear();
   if (request.key_result_id().empty()) return MakeInvalidArgument({{"key_result_id", "required"}});
   if (request.page_size() < 0) {
     return MakeInvalidArgument({{"page_size", "must not be negative; 0 means 50"}});
@@ -858,6 +860,7 @@ absl::Status Tracking::ListCheckIns(absl::string_view org_id,
 absl::Status Tracking::GetKeyResultScore(absl::string_view org_id,
                                          const v1::GetKeyResultScoreRequest& request,
                                          v1::KeyResultScore* response) {
+  response->Clear();
   if (request.key_result_id().empty()) return MakeInvalidArgument({{"key_result_id", "required"}});
   Org& org = *FindOrCreateOrg(org_id);
   LocalScore local;
@@ -883,6 +886,7 @@ absl::Status Tracking::GetKeyResultScore(absl::string_view org_id,
 absl::Status Tracking::GetObjectiveScore(absl::string_view org_id,
                                          const v1::GetObjectiveScoreRequest& request,
                                          v1::ObjectiveScore* response) {
+  response->Clear();
   if (request.objective_id().empty()) return MakeInvalidArgument({{"objective_id", "required"}});
   const absl::Time now = options_.clock();
   Org& org = *FindOrCreateOrg(org_id);
@@ -922,6 +926,7 @@ absl::Status Tracking::GetObjectiveScore(absl::string_view org_id,
 absl::Status Tracking::GetScoredTree(absl::string_view org_id,
                                      const v1::GetScoredTreeRequest& request,
                                      v1::ScoredTree* response) {
+  response->Clear();
   if (request.cycle_id().empty()) return MakeInvalidArgument({{"cycle_id", "required"}});
   const absl::Time now = options_.clock();
   Org& org = *FindOrCreateOrg(org_id);
@@ -1070,6 +1075,7 @@ absl::Status Tracking::GetScoredTree(absl::string_view org_id,
 absl::Status Tracking::ExplainScore(absl::string_view org_id,
                                     const v1::ExplainScoreRequest& request,
                                     v1::ScoreExplanation* response) {
+  response->Clear();
   const bool objective_target = request.target_case() == v1::ExplainScoreRequest::kObjectiveId;
   const std::string id = objective_target ? request.objective_id() : request.key_result_id();
   if (request.target_case() == v1::ExplainScoreRequest::TARGET_NOT_SET || id.empty()) {
@@ -1218,6 +1224,7 @@ absl::Status Tracking::ExplainScore(absl::string_view org_id,
 absl::Status Tracking::ListStaleKeyResults(absl::string_view org_id,
                                            const v1::ListStaleKeyResultsRequest& request,
                                            v1::ListStaleKeyResultsResponse* response) {
+  response->Clear();
   if (!request.has_since()) return MakeInvalidArgument({{"since", "required"}});
   absl::Time since;
   OKR_RETURN_IF_ERROR(FromProto(request.since(), "since", &since));

@@ -97,6 +97,7 @@ absl::Status RefuseClosed(const Tracking::Org& org, const Cycle& cycle, absl::st
 absl::Status Tracking::UpsertReview(absl::string_view org_id,
                                     const v1::UpsertReviewRequest& request,
                                     v1::Review* response) {
+  response->Clear();
   ReviewKind kind = ReviewKind::kUnspecified;
   OKR_RETURN_IF_ERROR(ValidateReviewShape(request, &kind));
   const v1::Review& in = request.review();
@@ -182,6 +183,7 @@ absl::Status Tracking::UpsertReview(absl::string_view org_id,
 
 absl::Status Tracking::GetReview(absl::string_view org_id, const v1::GetReviewRequest& request,
                                  v1::Review* response) {
+  response->Clear();
   ReviewKind kind = ReviewKind::kUnspecified;
   std::vector<FieldViolation> v;
   if (request.objective_id().empty()) v.push_back({"objective_id", "required"});
@@ -209,6 +211,7 @@ absl::Status Tracking::GetReview(absl::string_view org_id, const v1::GetReviewRe
 
 absl::Status Tracking::ListReviews(absl::string_view org_id, const v1::ListReviewsRequest& request,
                                    v1::ListReviewsResponse* response) {
+  response->Clear();
   ReviewKind kind = ReviewKind::kUnspecified;
   OKR_RETURN_IF_ERROR(FromProto(static_cast<int>(request.kind()), "kind", &kind));
   Org& org = *FindOrCreateOrg(org_id);
@@ -249,6 +252,7 @@ absl::Status Tracking::ListReviews(absl::string_view org_id, const v1::ListRevie
 
 absl::Status Tracking::CloseCycle(absl::string_view org_id, const v1::CloseCycleRequest& request,
                                   v1::CloseCycleResponse* response) {
+  response->Clear();
   if (request.cycle_id().empty()) return MakeInvalidArgument({{"cycle_id", "required"}});
   const absl::Time now = options_.clock();
   Org& org = *FindOrCreateOrg(org_id);
@@ -330,6 +334,7 @@ absl::Status Tracking::CloseCycle(absl::string_view org_id, const v1::CloseCycle
 absl::Status Tracking::RebuildRollups(absl::string_view org_id,
                                       const v1::RebuildRollupsRequest& request,
                                       v1::RebuildRollupsResponse* response) {
+  response->Clear();
   const absl::Time started = absl::Now();
   Org& org = *FindOrCreateOrg(org_id);
   absl::MutexLock lock(&org.mu);
@@ -372,9 +377,10 @@ absl::Status Tracking::RebuildRollups(absl::string_view org_id,
     WriteCache(org, keys, /*all=*/false);
   }
   const absl::Duration took = absl::Now() - started;
-  response->mutable_duration()->set_seconds(absl::IDivDuration(took, absl::Seconds(1), nullptr));
-  response->mutable_duration()->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(took - absl::Seconds(response->duration().seconds()))));
+  const int64_t seconds = absl::ToInt64Seconds(took);
+  response->mutable_duration()->set_seconds(seconds);
+  response->mutable_duration()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(took - absl::Seconds(seconds))));
   return absl::OkStatus();
 }
 
