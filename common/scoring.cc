@@ -69,6 +69,24 @@ std::string MeanWords(double sum, double weight, double result, absl::string_vie
 
 }  // namespace
 
+// Rounding can land a hair below a meaningful edge: weights 0.3, 0.2, 0.05,
+// 0.3 all at progress 1 give a mean of 0.9999999999999999, which would make a
+// finished COMMITTED objective a miss, and an NPS KR from 7 to 8.5 at 7.6
+// gives (7.6 - 7) / 1.5 = 0.39999999999999974, RED instead of YELLOW. Results
+// within kSnap of 0, a grade edge or 1 are taken as that edge.
+namespace {
+
+constexpr double kSnap = 1e-12;
+
+double SnapToEdges(double x) {
+  for (double edge : {0.0, kYellowFrom, kGreenFrom, 1.0}) {
+    if (std::fabs(x - edge) <= kSnap) return edge;
+  }
+  return x;
+}
+
+}  // namespace
+
 double MetricProgress(Direction direction, double from, double to, double current) {
   switch (direction) {
     case Direction::kAtLeast:
@@ -83,7 +101,7 @@ double MetricProgress(Direction direction, double from, double to, double curren
       if (to == from) return current >= to ? 1 : 0;
       break;
   }
-  return Clamp01((current - from) / (to - from));
+  return SnapToEdges(Clamp01((current - from) / (to - from)));
 }
 
 double KeyResultProgress(const KeyResult& kr, const CheckIn* latest) {
@@ -156,22 +174,6 @@ std::string ScoreExplanation::ToString() const {
 
 // --- ScoreGraph internals ---------------------------------------------------
 
-// Rounding in a weighted mean can land a hair below a meaningful edge: weights
-// 0.3, 0.2, 0.05, 0.3 all at progress 1 give 0.9999999999999999, which would
-// make a finished COMMITTED objective a miss. Results within kSnap of 0, a
-// grade edge or 1 are taken as that edge.
-namespace {
-
-constexpr double kSnap = 1e-12;
-
-double SnapToEdges(double x) {
-  for (double edge : {0.0, kYellowFrom, kGreenFrom, 1.0}) {
-    if (std::fabs(x - edge) <= kSnap) return edge;
-  }
-  return x;
-}
-
-}  // namespace
 
 double ScoreGraph::Accumulator::Mean() const {
   return weight > 0 ? SnapToEdges(Clamp01(Value() / weight)) : 0;

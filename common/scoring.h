@@ -16,7 +16,8 @@
 //    check-in keeps the previous value.
 //      INCREASE / DECREASE (and unspecified, see okr::EffectiveDirection; the
 //      PERCENT_COMPLETE measure too): p = clamp((c - from) / (to - from), 0, 1),
-//      which covers both signs of to - from. When to == from (rejected at
+//      which covers both signs of to - from, snapped like means (below) to
+//      0, 0.4, 0.7 or 1 when within 1e-12 of it. When to == from (rejected at
 //      creation, handled defensively): p = c >= to ? 1 : 0 for INCREASE and
 //      c <= to ? 1 : 0 for DECREASE.
 //      AT_LEAST: p = 1 when c >= to, else 0; AT_MOST: p = 1 when c <= to,

@@ -145,6 +145,16 @@ TEST(MetricProgressTest, LinearBetweenFromAndTo) {
   EXPECT_EQ(Progress(kr, 20), 1);
 }
 
+TEST(MetricProgressTest, RoundingJustBelowAGradeEdgeIsSnappedToIt) {
+  // NPS from 7 to 8.5 at 7.6 is 0.4 exactly, but (7.6 - 7) / 1.5 computes as
+  // 0.39999999999999974 in doubles, which would grade RED.
+  ASSERT_LT((7.6 - 7.0) / (8.5 - 7.0), 0.4);
+  EXPECT_EQ(MetricProgress(Direction::kIncrease, 7, 8.5, 7.6), 0.4);
+  EXPECT_EQ(GradeOf(MetricProgress(Direction::kIncrease, 7, 8.5, 7.6)), Grade::kYellow);
+  // A value genuinely below the edge stays below it.
+  EXPECT_LT(MetricProgress(Direction::kIncrease, 7, 8.5, 7.5999), 0.4);
+}
+
 TEST(MetricProgressTest, OvershootClampsToOne) {
   EXPECT_EQ(Progress(Metric("k", "o", 10, 20), 35), 1);
   EXPECT_EQ(Progress(Metric("k", "o", 72, 24), 3), 1);
