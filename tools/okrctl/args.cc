@@ -108,7 +108,10 @@ absl::StatusOr<Invocation> Tokenize(
     if (absl::StartsWith(arg, "--")) {
       absl::string_view body = absl::string_view(arg).substr(2);
       size_t eq = body.find('=');
-      name = std::string(body.substr(0, eq));
+      // --tracking_addr reads as --tracking-addr: the servers' own flags are
+      // spelled with underscores, and a person switching between them
+      // should not have to remember which tool wants which.
+      name = absl::StrReplaceAll(body.substr(0, eq), {{"_", "-"}});
       if (eq != absl::string_view::npos) value = std::string(body.substr(eq + 1));
     } else if (arg.size() == 2) {
       auto it = short_names.find(arg[1]);

@@ -7,6 +7,7 @@
 // needs per-command flags and must exit with 2 on every usage error. Flags
 // may appear anywhere after the program name, as --name=value or
 // --name value (booleans: --name, --name=true|false); "--" ends the flags.
+// An underscore in a long flag name reads as a dash (--tracking_addr).
 // Usage errors are INVALID_ARGUMENT statuses marked with IsUsageError(), so
 // that main() can tell them from a server's INVALID_ARGUMENT.
 #ifndef OKR_TOOLS_OKRCTL_ARGS_H_

@@ -1,8 +1,5 @@
 #include "tools/okrctl/client.h"
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
 #include "common/grpc_status.h"
 
 namespace okr::okrctl {
@@ -16,17 +13,11 @@ absl::Status Annotate(const absl::Status& status, absl::string_view prefix) {
   return annotated;
 }
 
-PlanningClient::PlanningClient(ClientOptions options)
-    : PlanningClient(options,
-                     okr::v1::PlanningService::NewStub(grpc::CreateChannel(
-                         options.address, grpc::InsecureChannelCredentials()))) {}
-
-PlanningClient::PlanningClient(ClientOptions options, std::unique_ptr<Stub> stub)
+ClientBase::ClientBase(ClientOptions options, std::optional<absl::Time> deadline)
     : options_(std::move(options)),
-      deadline_(absl::Now() + options_.timeout),
-      stub_(std::move(stub)) {}
+      deadline_(deadline.value_or(absl::Now() + options_.timeout)) {}
 
-void PlanningClient::Prepare(grpc::ClientContext& context) const {
+void ClientBase::Prepare(grpc::ClientContext& context) const {
   context.set_deadline(absl::ToChronoTime(deadline_));
   if (!options_.organisation.empty()) {
     context.AddMetadata("okr-organisation-id", options_.organisation);
@@ -36,8 +27,7 @@ void PlanningClient::Prepare(grpc::ClientContext& context) const {
   }
 }
 
-absl::Status PlanningClient::Converted(const grpc::Status& status,
-                                       absl::string_view rpc) const {
+absl::Status ClientBase::Converted(const grpc::Status& status, absl::string_view rpc) const {
   absl::Status converted = ToAbslStatus(status);
   if (converted.code() == absl::StatusCode::kUnavailable ||
       converted.code() == absl::StatusCode::kDeadlineExceeded) {

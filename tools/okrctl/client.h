@@ -1,6 +1,7 @@
-// okrctl's connection to okr.v1.PlanningService: one channel, the caller's
-// organisation and token as call metadata, and one deadline shared by every
-// call of a command (--timeout bounds the whole command, not each call).
+// okrctl's connections to okr.v1.PlanningService and okr.v1.TrackingService:
+// one channel per service, the caller's organisation and token as call
+// metadata, and one deadline shared by every call of a command (--timeout
+// bounds the whole command, not each call, whichever service it calls).
 //
 // Errors come back as absl::Status through okr::ToAbslStatus, so the
 // BadRequest field violations of a failed call are available through
@@ -10,10 +11,13 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -24,10 +28,12 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "okr/v1/planning.grpc.pb.h"
+#include "okr/v1/tracking.grpc.pb.h"
 
 namespace okr::okrctl {
 
 struct ClientOptions {
+  // HOST:PORT of the service.
   std::string address = "127.0.0.1:50051";
   // Sent as `okr-organisation-id` metadata when not empty.
   std::string organisation;
@@ -40,20 +46,46 @@ struct ClientOptions {
 // Returns `status` with "<prefix>: " before its message, payloads kept.
 absl::Status Annotate(const absl::Status& status, absl::string_view prefix);
 
-class PlanningClient {
+// What every service client shares: the options, the command's deadline,
+// the metadata and the conversion of a failed call's status.
+class ClientBase {
  public:
-  using Stub = okr::v1::PlanningService::StubInterface;
-
-  // Connects lazily (the first call dials) over a plaintext channel.
-  explicit PlanningClient(ClientOptions options);
-  // For tests: calls go to `stub`.
-  PlanningClient(ClientOptions options, std::unique_ptr<Stub> stub);
-
   const ClientOptions& options() const { return options_; }
   // Overrides the organisation metadata (BootstrapOrganisation names its own).
   void set_organisation(std::string organisation) {
     options_.organisation = std::move(organisation);
   }
+  // The instant every call of the command must finish by.
+  absl::Time deadline() const { return deadline_; }
+
+ protected:
+  // The deadline is `deadline` when given (so that several clients of one
+  // command share it), else now + options.timeout.
+  ClientBase(ClientOptions options, std::optional<absl::Time> deadline);
+
+  void Prepare(grpc::ClientContext& context) const;
+  absl::Status Converted(const grpc::Status& status, absl::string_view rpc) const;
+
+ private:
+  ClientOptions options_;
+  absl::Time deadline_;
+};
+
+// A client of one okr.v1 service (PlanningService, TrackingService).
+template <typename Service>
+class ServiceClient : public ClientBase {
+ public:
+  using Stub = typename Service::StubInterface;
+
+  // Connects lazily (the first call dials) over a plaintext channel.
+  explicit ServiceClient(ClientOptions options,
+                         std::optional<absl::Time> deadline = std::nullopt)
+      : ClientBase(options, deadline),
+        stub_(Service::NewStub(
+            grpc::CreateChannel(options.address, grpc::InsecureChannelCredentials()))) {}
+  // For tests: calls go to `stub`.
+  ServiceClient(ClientOptions options, std::unique_ptr<Stub> stub)
+      : ClientBase(std::move(options), std::nullopt), stub_(std::move(stub)) {}
 
   // Calls `method` (e.g. &Stub::GetObjective) with the metadata and the
   // command's deadline. Returns the response, or the call's status annotated
@@ -101,13 +133,11 @@ class PlanningClient {
   }
 
  private:
-  void Prepare(grpc::ClientContext& context) const;
-  absl::Status Converted(const grpc::Status& status, absl::string_view rpc) const;
-
-  ClientOptions options_;
-  absl::Time deadline_;
   std::unique_ptr<Stub> stub_;
 };
+
+using PlanningClient = ServiceClient<okr::v1::PlanningService>;
+using TrackingClient = ServiceClient<okr::v1::TrackingService>;
 
 }  // namespace okr::okrctl
 

@@ -1,7 +1,10 @@
 // okrctl's commands: the table of "noun verb" commands (org, team, person,
 // cycle, objective, kr) and plan-wide verbs (align, cascade, unalign,
-// breakdown, tree, lint, timeline, templates, import, export, changes), the
-// context a command runs in, and Run(), the whole program behind main().
+// breakdown, tree, lint, timeline, templates, import, export, changes) over
+// the planning service, the tracking commands (checkin, history, score,
+// stale, review, cycle close, rollups rebuild, tree --scores) over the
+// tracking service, the context a command runs in, and Run(), the whole
+// program behind main().
 //
 // Output convention: --json prints the RPC's response message as JSON
 // (several pages of a List merged into one response); -q prints only the ids
@@ -40,11 +43,18 @@ inline constexpr int kExitUsage = 2;
 // What a command runs with.
 class Context {
  public:
-  Context(PlanningClient& client, const Invocation& invocation,
+  Context(PlanningClient& client, TrackingClient& tracking, const Invocation& invocation,
           std::vector<std::string> args, std::ostream& out)
-      : client_(client), invocation_(invocation), args_(std::move(args)), out_(out) {}
+      : client_(client),
+        tracking_(tracking),
+        invocation_(invocation),
+        args_(std::move(args)),
+        out_(out) {}
 
+  // The planning service (also for the name lookups of tracking commands).
   PlanningClient& client() { return client_; }
+  // The tracking service (--tracking-addr); only tracking commands call it.
+  TrackingClient& tracking() { return tracking_; }
   // The flags of the command line (global ones included).
   const Invocation& flags() const { return invocation_; }
   // The positional arguments after the command's words.
@@ -84,6 +94,7 @@ class Context {
       const absl::flat_hash_map<std::string, std::string>& names);
 
   PlanningClient& client_;
+  TrackingClient& tracking_;
   const Invocation& invocation_;
   std::vector<std::string> args_;
   std::ostream& out_;
@@ -112,6 +123,9 @@ inline FlagSpec ListFlag(std::string name, std::string value_name, std::string h
   return {std::move(name), FlagSpec::Kind::kRepeated, std::move(value_name), std::move(help)};
 }
 
+// A fresh random (version 4) UUID: request ids and check-in client keys.
+std::string NewUuid();
+
 // Flags several commands share: --limit, --request-id, --if-version.
 FlagSpec LimitFlag();
 FlagSpec RequestIdFlag();
@@ -123,6 +137,12 @@ absl::StatusOr<int64_t> LimitOf(const Context& ctx);
 void AddDirectoryCommands(std::vector<Command>& commands);
 void AddObjectiveCommands(std::vector<Command>& commands);
 void AddPlanCommands(std::vector<Command>& commands);
+void AddTrackingCommands(std::vector<Command>& commands);
+
+// `tree --scores`: the tracking service's scored tree of --cycle, drawn like
+// `tree` with each objective's score, grade and pace and each key result's
+// progress (commands_tracking.cc; `tree` calls it).
+absl::Status ScoredTree(Context& ctx, const std::string& cycle_id);
 
 // Every command, in help order.
 const std::vector<Command>& AllCommands();
@@ -130,7 +150,7 @@ const std::vector<Command>& AllCommands();
 const std::vector<FlagSpec>& GlobalFlags();
 
 // Runs okrctl on `args` (argv without the program name). `getenv` supplies
-// OKR_PLANNING_ADDR, OKR_ORG and OKR_TOKEN. Writes results to `out` and
+// OKR_PLANNING_ADDR, OKR_TRACKING_ADDR, OKR_ORG and OKR_TOKEN. Writes results to `out` and
 // errors (and usage) to `err`; returns the exit status: 0, 1 for a failed
 // RPC, 2 for a usage error.
 int Run(const std::vector<std::string>& args,

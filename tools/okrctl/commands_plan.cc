@@ -18,15 +18,28 @@ namespace {
 
 using Stub = PlanningClient::Stub;
 
-std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
-  if (t.seconds() == 0 && t.nanos() == 0) return "";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(t.seconds()),
-                          absl::UTCTimeZone());
-}
-
 absl::Status Tree(Context& ctx) {
+  const bool scores = ctx.flags().Bool("scores");
+  const bool positional = !ctx.args().empty();
+  if (positional && ctx.flags().Has("cycle")) {
+    return UsageError("tree: give the cycle as CYCLE or --cycle, not both");
+  }
+  if (scores && !positional && !ctx.flags().Has("cycle")) {
+    return UsageError("tree --scores needs the cycle (CYCLE or --cycle)");
+  }
+  if (scores && ctx.flags().Bool("include-archived")) {
+    return UsageError("tree: --include-archived cannot be combined with --scores");
+  }
+  std::string cycle;
+  if (positional) {
+    OKR_ASSIGN_OR_RETURN(cycle, ctx.ResolveCycle("CYCLE", ctx.args()[0]));
+  } else {
+    OKR_ASSIGN_OR_RETURN(cycle, ctx.CycleFlag("cycle"));
+  }
+  // Without --scores the tree is planning's alone: tracking need not run.
+  if (scores) return ScoredTree(ctx, cycle);
   okr::v1::GetAlignmentTreeRequest request;
-  OKR_ASSIGN_OR_RETURN(*request.mutable_cycle_id(), ctx.CycleFlag("cycle"));
+  request.set_cycle_id(cycle);
   request.set_root_objective_id(ctx.flags().GetOr("root", ""));
   request.set_include_archived(ctx.flags().Bool("include-archived"));
   request.set_exclude_key_results(ctx.flags().Bool("no-krs"));
@@ -275,12 +288,15 @@ absl::Status Changes(Context& ctx) {
 }  // namespace
 
 void AddPlanCommands(std::vector<Command>& commands) {
-  commands.push_back({"tree", "", "Draw the alignment tree (objectives, KRs, cascades)",
-                      {ValueFlag("cycle", "CYCLE", "only this cycle (with its ancestors)"),
-                       ValueFlag("root", "OBJECTIVE", "only this objective and its descendants"),
-                       BoolFlag("include-archived", "also archived objectives and key results"),
-                       BoolFlag("no-krs", "leave key results out")},
-                      0, 0, Tree});
+  commands.push_back(
+      {"tree", "[CYCLE]", "Draw the alignment tree (objectives, KRs, cascades)",
+       {ValueFlag("cycle", "CYCLE", "only this cycle (with its ancestors); or give CYCLE"),
+        ValueFlag("root", "OBJECTIVE", "only this objective and its descendants"),
+        BoolFlag("include-archived", "also archived objectives and key results"),
+        BoolFlag("no-krs", "leave key results out"),
+        BoolFlag("scores",
+                 "with scores, grades and pace from the tracking service (needs the cycle)")},
+       0, 1, Tree});
   commands.push_back(
       {"lint", "", "Check OKRs against the guide's rules",
        {ValueFlag("objective", "ID", "one objective and its key results"),

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "common/validation.h"
 #include "tools/okrctl/args.h"
 
@@ -47,7 +48,9 @@ struct Node {
 
 class TreeDrawer {
  public:
-  TreeDrawer(const okr::v1::AlignmentTree& tree, const Names& names) : names_(names) {
+  TreeDrawer(const okr::v1::AlignmentTree& tree, const Names& names,
+             const TreeDecorations* decorations)
+      : names_(names), decorations_(decorations) {
     for (const Objective& o : tree.objectives()) objectives_[o.id()] = &o;
     for (const KeyResult& kr : tree.key_results()) {
       key_results_[kr.id()] = &kr;
@@ -113,14 +116,17 @@ class TreeDrawer {
     std::string label;
     if (node.key_result) {
       const KeyResult& kr = *key_results_.at(node.id);
-      label = absl::StrCat("KR ", kr.title(), "  [", kr.id(), "]");
+      label = absl::StrCat("KR ", Decoration(&TreeDecorations::key_result_prefix, kr.id()),
+                           kr.title(), "  [", kr.id(), "]");
       facts.push_back(FormatRange(kr));
+      AddFacts(&TreeDecorations::key_result_facts, kr.id(), facts);
       if (!kr.owner_id().empty()) facts.push_back(names_.Person(kr.owner_id()));
       if (kr.progress_from_children()) facts.push_back("progress from children");
       if (kr.archived()) facts.push_back("ARCHIVED");
     } else {
       const Objective& o = *objectives_.at(node.id);
-      label = absl::StrCat(o.title(), "  [", o.id(), "]");
+      label = absl::StrCat(Decoration(&TreeDecorations::objective_prefix, o.id()), o.title(),
+                           "  [", o.id(), "]");
       facts.push_back(names_.Cycle(o.cycle_id()));
       facts.push_back(ShortName(o.level()));
       if (!o.owner_id().empty()) facts.push_back(names_.Person(o.owner_id()));
@@ -128,10 +134,28 @@ class TreeDrawer {
       if (node.link_weight != 0 && node.link_weight != 1) {
         facts.push_back(absl::StrCat("weight ", FormatNumber(node.link_weight)));
       }
+      AddFacts(&TreeDecorations::objective_facts, o.id(), facts);
     }
     facts.erase(std::remove(facts.begin(), facts.end(), std::string()), facts.end());
     if (!facts.empty()) absl::StrAppend(&label, "  ", absl::StrJoin(facts, " · "));
     return label;
+  }
+
+  std::string Decoration(absl::flat_hash_map<std::string, std::string> TreeDecorations::*map,
+                         const std::string& id) const {
+    if (decorations_ == nullptr) return "";
+    auto it = (decorations_->*map).find(id);
+    return it == (decorations_->*map).end() ? "" : it->second;
+  }
+
+  void AddFacts(
+      absl::flat_hash_map<std::string, std::vector<std::string>> TreeDecorations::*map,
+      const std::string& id, std::vector<std::string>& facts) const {
+    if (decorations_ == nullptr) return;
+    auto it = (decorations_->*map).find(id);
+    if (it != (decorations_->*map).end()) {
+      facts.insert(facts.end(), it->second.begin(), it->second.end());
+    }
   }
 
   void DrawRoot(const std::string& id) {
@@ -161,6 +185,7 @@ class TreeDrawer {
   }
 
   const Names& names_;
+  const TreeDecorations* decorations_;
   absl::flat_hash_map<std::string, const Objective*> objectives_;
   absl::flat_hash_map<std::string, const KeyResult*> key_results_;
   absl::flat_hash_map<std::string, std::vector<std::string>> krs_of_;
@@ -257,8 +282,15 @@ std::string FormatRange(const okr::v1::KeyResult& kr) {
   return range;
 }
 
-std::string RenderAlignmentTree(const okr::v1::AlignmentTree& tree, const Names& names) {
-  return TreeDrawer(tree, names).Draw(tree);
+std::string RenderAlignmentTree(const okr::v1::AlignmentTree& tree, const Names& names,
+                                const TreeDecorations* decorations) {
+  return TreeDrawer(tree, names, decorations).Draw(tree);
+}
+
+std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
 }
 
 std::string FormatRowError(int row, absl::string_view column, absl::string_view reason) {

@@ -5,6 +5,7 @@
 #define OKR_TOOLS_OKRCTL_RENDER_H_
 
 #include <google/protobuf/message.h>
+#include <google/protobuf/timestamp.pb.h>
 
 #include <string>
 #include <vector>
@@ -44,6 +45,20 @@ std::string FormatNumber(double value);
 // "95 → 99 % retained" for a metric key result, "milestone" otherwise.
 std::string FormatRange(const okr::v1::KeyResult& key_result);
 
+// "2026-11-28T14:00:00Z" (UTC, seconds); "" for an unset timestamp.
+std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp);
+
+// What `tree --scores` adds to the drawn tree: text put before the title of
+// an objective or key result (e.g. "0.62 YELLOW AT_RISK  ") and facts
+// appended after its own ("now 7.6"), by id. Ids missing from the maps get
+// nothing added.
+struct TreeDecorations {
+  absl::flat_hash_map<std::string, std::string> objective_prefix;
+  absl::flat_hash_map<std::string, std::string> key_result_prefix;
+  absl::flat_hash_map<std::string, std::vector<std::string>> objective_facts;
+  absl::flat_hash_map<std::string, std::vector<std::string>> key_result_facts;
+};
+
 // Draws the alignment forest: each root objective, its key results under it,
 // the objectives cascaded from a key result (Duality) under that key result,
 // and objectives aligned to it directly (Classic) after its key results.
@@ -52,7 +67,9 @@ std::string FormatRange(const okr::v1::KeyResult& key_result);
 // states, link weights and archived flags are appended. Objectives the links
 // do not reach from a root are drawn as extra roots, so nothing in the
 // snapshot is silently left out.
-std::string RenderAlignmentTree(const okr::v1::AlignmentTree& tree, const Names& names);
+// With `decorations`, each line also carries its prefix and facts.
+std::string RenderAlignmentTree(const okr::v1::AlignmentTree& tree, const Names& names,
+                                const TreeDecorations* decorations = nullptr);
 
 // How okrctl reports a failed command on stderr: "okrctl: <CODE>: <message>"
 // and then one indented line per field violation of the status; a violation

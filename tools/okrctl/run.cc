@@ -19,6 +19,7 @@ namespace {
 using Kind = FlagSpec::Kind;
 
 constexpr absl::string_view kDefaultAddress = "127.0.0.1:50051";
+constexpr absl::string_view kDefaultTrackingAddress = "127.0.0.1:50052";
 
 std::string FlagLine(const FlagSpec& flag) {
   std::string name = absl::StrCat("--", flag.name);
@@ -32,7 +33,8 @@ std::string FlagLine(const FlagSpec& flag) {
 
 std::string GeneralUsage() {
   std::string out =
-      "okrctl: the command line over the OKR planning API (okr.v1.PlanningService).\n\n"
+      "okrctl: the command line over the OKR planning and tracking APIs\n"
+      "(okr.v1.PlanningService, okr.v1.TrackingService).\n\n"
       "Usage: okrctl [global flags] <command> [arguments] [flags]\n\nCommands:\n";
   for (const Command& c : AllCommands()) {
     std::string head = c.usage.empty() ? c.path : absl::StrCat(c.path, " ", c.usage);
@@ -145,11 +147,15 @@ const std::vector<FlagSpec>& GlobalFlags() {
   static const auto* flags = new std::vector<FlagSpec>{
       {"addr", Kind::kValue, "HOST:PORT",
        "planning service address (env OKR_PLANNING_ADDR; default 127.0.0.1:50051)"},
+      {"tracking-addr", Kind::kValue, "HOST:PORT",
+       "tracking service address, for the tracking commands (env OKR_TRACKING_ADDR; "
+       "default 127.0.0.1:50052)"},
       {"org", Kind::kValue, "ID", "organisation, sent as okr-organisation-id (env OKR_ORG)"},
       {"token", Kind::kValue, "TOKEN", "bearer token for the authorization header (env OKR_TOKEN)"},
       {"timeout", Kind::kValue, "DURATION", "deadline of the whole command (default 5s)"},
       {"json", Kind::kBool, "", "print the response message as JSON (proto field names)"},
-      {"quiet", Kind::kBool, "", "create commands print only the new ids, one per line", 'q'},
+      {"quiet", Kind::kBool, "", "create commands and checkin print only the new ids, one per line",
+       'q'},
       {"help", Kind::kBool, "", "show help", 'h'},
   };
   return *flags;
@@ -161,6 +167,7 @@ const std::vector<Command>& AllCommands() {
     AddDirectoryCommands(*all);
     AddObjectiveCommands(*all);
     AddPlanCommands(*all);
+    AddTrackingCommands(*all);
     return all;
   }();
   return *commands;
@@ -270,6 +277,10 @@ absl::StatusOr<std::string> Context::TeamFlag(absl::string_view flag) {
 
 std::string Context::RequestId() const {
   if (std::optional<std::string> id = invocation_.Get("request-id"); id.has_value()) return *id;
+  return NewUuid();
+}
+
+std::string NewUuid() {
   absl::BitGen gen;
   const uint64_t hi = absl::Uniform<uint64_t>(gen);
   const uint64_t lo = absl::Uniform<uint64_t>(gen);
@@ -344,8 +355,13 @@ int Run(const std::vector<std::string>& args,
     if (!parsed_timeout.ok()) return usage_error(parsed_timeout.status(), nullptr);
     options.timeout = *parsed_timeout;
   }
+  ClientOptions tracking_options = options;
+  tracking_options.address = invocation.Get("tracking-addr").value_or(
+      getenv("OKR_TRACKING_ADDR").value_or(std::string(kDefaultTrackingAddress)));
   PlanningClient client(std::move(options));
-  Context context(client, invocation, std::move(positional), out);
+  // One deadline for the whole command, whichever services it calls.
+  TrackingClient tracking(std::move(tracking_options), client.deadline());
+  Context context(client, tracking, invocation, std::move(positional), out);
   absl::Status status = command->run(context);
   out.flush();
   if (status.ok()) return kExitOk;
@@ -359,8 +375,15 @@ int Run(const std::vector<std::string>& args,
   err << FormatError(status);
   if (status.code() == absl::StatusCode::kUnavailable &&
       absl::StrContains(status.message(), "connect")) {
-    err << "  (is okr-planning running at " << client.options().address
-        << "? set --addr or OKR_PLANNING_ADDR)\n";
+    // ClientBase::Converted names the address it dialled ("server HOST:PORT,").
+    if (absl::StrContains(status.message(),
+                          absl::StrCat("server ", tracking.options().address, ","))) {
+      err << "  (is okr-tracking running at " << tracking.options().address
+          << "? set --tracking-addr or OKR_TRACKING_ADDR)\n";
+    } else {
+      err << "  (is okr-planning running at " << client.options().address
+          << "? set --addr or OKR_PLANNING_ADDR)\n";
+    }
   }
   return kExitRpcError;
 }
