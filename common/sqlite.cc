@@ -582,4 +582,18 @@ absl::StatusOr<int> Migrate(SqliteDb& db, absl::Span<const Migration> migrations
   return applied.empty() ? 0 : applied.rbegin()->first;
 }
 
+SqliteConnectionPool::Lease::Lease(SqliteConnectionPool* pool) : pool_(pool) {
+  absl::MutexLock lock(&pool_->mu_);
+  pool_->mu_.Await(absl::Condition(
+      +[](std::vector<std::unique_ptr<SqliteDb>>* idle) { return !idle->empty(); },
+      &pool_->idle_));
+  db_ = std::move(pool_->idle_.back());
+  pool_->idle_.pop_back();
+}
+
+SqliteConnectionPool::Lease::~Lease() {
+  absl::MutexLock lock(&pool_->mu_);
+  pool_->idle_.push_back(std::move(db_));
+}
+
 }  // namespace okr

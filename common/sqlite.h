@@ -19,11 +19,14 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 
@@ -252,6 +255,34 @@ absl::StatusOr<int> Migrate(SqliteDb& db, absl::Span<const Migration> migrations
 
 // Highest applied migration version; 0 for a database never migrated.
 absl::StatusOr<int> SchemaVersion(SqliteDb& db);
+
+// A fixed set of connections (a store's WAL readers) shared by threads. A
+// Lease takes an idle connection, waiting while every one is busy, and puts
+// it back when it goes out of scope. Thread-safe; must outlive its leases.
+class SqliteConnectionPool {
+ public:
+  explicit SqliteConnectionPool(std::vector<std::unique_ptr<SqliteDb>> connections)
+      : idle_(std::move(connections)) {}
+  SqliteConnectionPool(const SqliteConnectionPool&) = delete;
+  SqliteConnectionPool& operator=(const SqliteConnectionPool&) = delete;
+
+  class Lease {
+   public:
+    explicit Lease(SqliteConnectionPool* pool);
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    SqliteDb& db() { return *db_; }
+
+   private:
+    SqliteConnectionPool* const pool_;
+    std::unique_ptr<SqliteDb> db_;
+  };
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<SqliteDb>> idle_ ABSL_GUARDED_BY(mu_);
+};
 
 }  // namespace okr
 

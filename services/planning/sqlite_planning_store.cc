@@ -249,34 +249,6 @@ absl::StatusOr<std::vector<Id>> DecodeIdList(absl::string_view encoded) {
 // ---------------------------------------------------------------------------
 // SqlitePlanningStore
 
-// Takes an idle reader connection out of the pool for one call, waiting while
-// every reader is busy, and gives it back at the end of the scope.
-class SqlitePlanningStore::ReaderLease {
- public:
-  explicit ReaderLease(SqlitePlanningStore* store) : store_(store) {
-    absl::MutexLock lock(&store_->readers_mu_);
-    store_->readers_mu_.Await(absl::Condition(
-        +[](std::vector<std::unique_ptr<SqliteDb>>* idle) {
-          return !idle->empty();
-        },
-        &store_->idle_readers_));
-    db_ = std::move(store_->idle_readers_.back());
-    store_->idle_readers_.pop_back();
-  }
-  ReaderLease(const ReaderLease&) = delete;
-  ReaderLease& operator=(const ReaderLease&) = delete;
-  ~ReaderLease() {
-    absl::MutexLock lock(&store_->readers_mu_);
-    store_->idle_readers_.push_back(std::move(db_));
-  }
-
-  SqliteDb& db() { return *db_; }
-
- private:
-  SqlitePlanningStore* const store_;
-  std::unique_ptr<SqliteDb> db_;
-};
-
 absl::StatusOr<std::unique_ptr<SqlitePlanningStore>> SqlitePlanningStore::Open(
     absl::string_view path, const SqlitePlanningStoreOptions& options) {
   if (path.empty()) {
@@ -317,13 +289,13 @@ SqlitePlanningStore::SqlitePlanningStore(
     : path_(std::move(path)),
       options_(options),
       writer_(std::move(writer)),
-      idle_readers_(std::move(readers)) {}
+      readers_(std::move(readers)) {}
 
 SqlitePlanningStore::~SqlitePlanningStore() = default;
 
 absl::StatusOr<StoredOrganisation> SqlitePlanningStore::LoadOrganisation(
     absl::string_view organisation_id) {
-  ReaderLease lease(this);
+  SqliteConnectionPool::Lease lease(&readers_);
   SqliteDb& db = lease.db();
   // One snapshot for the rows and the sequence, so that a commit landing in
   // between cannot pair new rows with an old sequence (or the reverse).
@@ -356,7 +328,7 @@ absl::StatusOr<StoredOrganisation> SqlitePlanningStore::LoadOrganisation(
 }
 
 absl::StatusOr<std::vector<Id>> SqlitePlanningStore::ListOrganisationIds() {
-  ReaderLease lease(this);
+  SqliteConnectionPool::Lease lease(&readers_);
   // BINARY collation compares bytes like std::string does.
   OKR_ASSIGN_OR_RETURN(
       Statement * query,
@@ -383,7 +355,7 @@ absl::Status SqlitePlanningStore::Commit(const PlanCommit& commit) {
 
 absl::StatusOr<int64_t> SqlitePlanningStore::LatestSequence(
     absl::string_view organisation_id) {
-  ReaderLease lease(this);
+  SqliteConnectionPool::Lease lease(&readers_);
   return QueryLatestSequence(lease.db(), organisation_id);
 }
 
@@ -393,7 +365,7 @@ absl::StatusOr<std::vector<StoredChange>> SqlitePlanningStore::ListChanges(
     return absl::InvalidArgumentError(
         absl::StrCat("limit: must be positive, got ", limit));
   }
-  ReaderLease lease(this);
+  SqliteConnectionPool::Lease lease(&readers_);
   OKR_ASSIGN_OR_RETURN(
       Statement * query,
       lease.db().Cached(
@@ -423,7 +395,7 @@ absl::StatusOr<std::vector<StoredChange>> SqlitePlanningStore::ListChanges(
 absl::StatusOr<std::optional<StoredRequest>> SqlitePlanningStore::FindRequest(
     absl::string_view organisation_id, absl::string_view method,
     absl::string_view request_id) {
-  ReaderLease lease(this);
+  SqliteConnectionPool::Lease lease(&readers_);
   return QueryRequest(lease.db(), organisation_id, method, request_id);
 }
 

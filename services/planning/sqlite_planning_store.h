@@ -91,7 +91,6 @@ class SqlitePlanningStore : public PlanningStore {
   const SqlitePlanningStoreOptions& options() const { return options_; }
 
  private:
-  class ReaderLease;
 
   SqlitePlanningStore(std::string path, SqlitePlanningStoreOptions options,
                       std::unique_ptr<SqliteDb> writer,
@@ -103,11 +102,8 @@ class SqlitePlanningStore : public PlanningStore {
   absl::Mutex writer_mu_;
   std::unique_ptr<SqliteDb> writer_ ABSL_GUARDED_BY(writer_mu_);
 
-  // Idle reader connections; a call takes one out (waiting while none is
-  // idle) and puts it back when done.
-  absl::Mutex readers_mu_;
-  std::vector<std::unique_ptr<SqliteDb>> idle_readers_
-      ABSL_GUARDED_BY(readers_mu_);
+  // The reader connections, one call at a time each.
+  SqliteConnectionPool readers_;
 };
 
 // Encodes ids as the `result_ids` column holds them (see the file comment),

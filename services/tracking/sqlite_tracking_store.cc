@@ -371,32 +371,6 @@ absl::StatusOr<std::vector<KeyResultHistory>> QueryHistories(SqliteDb& db,
 
 }  // namespace
 
-// Takes an idle reader connection out of the pool for one call, waiting while
-// every reader is busy, and gives it back at the end of the scope.
-class SqliteTrackingStore::ReaderLease {
- public:
-  explicit ReaderLease(SqliteTrackingStore* store) : store_(store) {
-    absl::MutexLock lock(&store_->readers_mu_);
-    store_->readers_mu_.Await(absl::Condition(
-        +[](std::vector<std::unique_ptr<SqliteDb>>* idle) { return !idle->empty(); },
-        &store_->idle_readers_));
-    db_ = std::move(store_->idle_readers_.back());
-    store_->idle_readers_.pop_back();
-  }
-  ReaderLease(const ReaderLease&) = delete;
-  ReaderLease& operator=(const ReaderLease&) = delete;
-  ~ReaderLease() {
-    absl::MutexLock lock(&store_->readers_mu_);
-    store_->idle_readers_.push_back(std::move(db_));
-  }
-
-  SqliteDb& db() { return *db_; }
-
- private:
-  SqliteTrackingStore* const store_;
-  std::unique_ptr<SqliteDb> db_;
-};
-
 absl::StatusOr<std::unique_ptr<SqliteTrackingStore>> SqliteTrackingStore::Open(
     absl::string_view path, const SqliteTrackingStoreOptions& options) {
   if (path.empty()) {
@@ -436,7 +410,7 @@ SqliteTrackingStore::SqliteTrackingStore(std::string path, SqliteTrackingStoreOp
     : path_(std::move(path)),
       options_(options),
       writer_(std::move(writer)),
-      idle_readers_(std::move(readers)) {}
+      readers_(std::move(readers)) {}
 
 SqliteTrackingStore::~SqliteTrackingStore() = default;
 
@@ -514,7 +488,7 @@ void SqliteTrackingStore::WriteGroup(const std::vector<PendingAppend*>& group) {
 absl::StatusOr<std::optional<StoredCheckIn>> SqliteTrackingStore::FindCheckIn(
     absl::string_view organisation_id, absl::string_view key_result_id,
     absl::string_view client_key) {
-  ReaderLease lease(this);
+  SqliteConnectionPool::Lease lease(&readers_);
   return QueryCheckIn(lease.db(), organisation_id, key_result_id, client_key);
 }
 
@@ -523,7 +497,7 @@ absl::StatusOr<CheckInPage> SqliteTrackingStore::ListCheckIns(absl::string_view 
   OKR_RETURN_IF_ERROR(ValidateCheckInQuery(organisation_id, query));
   OKR_ASSIGN_OR_RETURN(std::optional<CheckInCursor> cursor,
                        DecodeCheckInPageToken(organisation_id, query));
-  ReaderLease lease(this);
+  SqliteConnectionPool::Lease lease(&readers_);
   SqliteDb& db = lease.db();
   // One snapshot for the page and its total.
   OKR_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db, Transaction::Mode::kDeferred));
@@ -670,7 +644,7 @@ absl::StatusOr<FrozenCycle> SqliteTrackingStore::FreezeCycle(absl::string_view o
 
 absl::StatusOr<TrackingSnapshot> SqliteTrackingStore::LoadOrganisation(
     absl::string_view organisation_id) {
-  ReaderLease lease(this);
+  SqliteConnectionPool::Lease lease(&readers_);
   SqliteDb& db = lease.db();
   // One snapshot, so that a write landing in between cannot pair new rows
   // with an old sequence (or the reverse).
@@ -690,7 +664,7 @@ absl::StatusOr<TrackingChanges> SqliteTrackingStore::ChangesAfter(
   if (limit <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("limit: must be positive, got ", limit));
   }
-  ReaderLease lease(this);
+  SqliteConnectionPool::Lease lease(&readers_);
   SqliteDb& db = lease.db();
   OKR_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db, Transaction::Mode::kDeferred));
   TrackingChanges changes;
@@ -737,7 +711,7 @@ absl::StatusOr<TrackingChanges> SqliteTrackingStore::ChangesAfter(
 }
 
 absl::StatusOr<int64_t> SqliteTrackingStore::LatestSequence(absl::string_view organisation_id) {
-  ReaderLease lease(this);
+  SqliteConnectionPool::Lease lease(&readers_);
   return QueryLatestSequence(lease.db(), organisation_id);
 }
 

@@ -107,7 +107,6 @@ class SqliteTrackingStore : public TrackingStore {
   const SqliteTrackingStoreOptions& options() const { return options_; }
 
  private:
-  class ReaderLease;
   // One AppendCheckIn waiting in the group-commit queue.
   struct PendingAppend {
     absl::string_view organisation_id;
@@ -140,10 +139,8 @@ class SqliteTrackingStore : public TrackingStore {
   // Signalled when a group has been written or a leader steps down.
   absl::CondVar group_written_;
 
-  // Idle reader connections; a call takes one out (waiting while none is
-  // idle) and puts it back when done.
-  absl::Mutex readers_mu_;
-  std::vector<std::unique_ptr<SqliteDb>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+  // The reader connections, one call at a time each.
+  SqliteConnectionPool readers_;
 };
 
 }  // namespace okr::tracking

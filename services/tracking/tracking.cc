@@ -1072,6 +1072,30 @@ absl::Status Tracking::GetScoredTree(absl::string_view org_id,
   return absl::OkStatus();
 }
 
+namespace {
+
+// Adds the END_OF_QUARTER review of `objective_id` as an input of an
+// explanation whose final score it sets, with a note saying what it changes.
+void AddReviewOverride(const Tracking::Org& org, absl::string_view objective_id,
+                       double final_score, double computed, absl::string_view effect,
+                       v1::ScoreExplanation* response) {
+  v1::ScoreInput* input = response->add_inputs();
+  input->set_kind(v1::SCORE_INPUT_KIND_REVIEW_OVERRIDE);
+  input->mutable_source()->set_kind(v1::RESOURCE_KIND_REVIEW);
+  if (const v1::Review* r = FindReview(org, objective_id, ReviewKind::kEndOfQuarter)) {
+    input->mutable_source()->set_id(r->id());
+    *input->mutable_time() = r->update_time();
+  }
+  input->set_label("end-of-quarter review");
+  input->set_value(final_score);
+  input->set_weight(1);
+  response->add_notes(absl::StrFormat(
+      "the end-of-quarter review's final score %.4g overrides the computed %.4g %s",
+      final_score, computed, effect));
+}
+
+}  // namespace
+
 absl::Status Tracking::ExplainScore(absl::string_view org_id,
                                     const v1::ExplainScoreRequest& request,
                                     v1::ScoreExplanation* response) {
@@ -1117,20 +1141,10 @@ absl::Status Tracking::ExplainScore(absl::string_view org_id,
     for (const std::string& note : e.notes) response->add_notes(note);
     OKR_ASSIGN_OR_RETURN(v1::ObjectiveScore score, ObjectiveScoreOf(org, id, now));
     if (score.has_final_score()) {
-      v1::ScoreInput* input = response->add_inputs();
-      input->set_kind(v1::SCORE_INPUT_KIND_REVIEW_OVERRIDE);
-      input->mutable_source()->set_kind(v1::RESOURCE_KIND_REVIEW);
-      if (const v1::Review* r = FindReview(org, id, ReviewKind::kEndOfQuarter)) {
-        input->mutable_source()->set_id(r->id());
-        *input->mutable_time() = r->update_time();
-      }
-      input->set_label("end-of-quarter review");
-      input->set_value(score.final_score());
-      input->set_weight(1);
-      response->add_notes(absl::StrFormat(
-          "the end-of-quarter review's final score %.4g overrides the computed %.4g for the "
-          "grade (%s); ancestors still roll up the computed score",
-          score.final_score(), e.result, v1::Grade_Name(score.grade())));
+      AddReviewOverride(org, id, score.final_score(), e.result,
+                        absl::StrCat("for the grade (", v1::Grade_Name(score.grade()),
+                                     "); ancestors still roll up the computed score"),
+                        response);
     }
     if (score.frozen()) {
       response->add_notes(absl::StrFormat(
@@ -1199,19 +1213,8 @@ absl::Status Tracking::ExplainScore(absl::string_view org_id,
   }
   OKR_ASSIGN_OR_RETURN(v1::KeyResultScore score, KeyResultScoreOf(org, id));
   if (score.has_final_score()) {
-    v1::ScoreInput* input = response->add_inputs();
-    input->set_kind(v1::SCORE_INPUT_KIND_REVIEW_OVERRIDE);
-    input->mutable_source()->set_kind(v1::RESOURCE_KIND_REVIEW);
-    if (const v1::Review* r = FindReview(org, kr->objective_id, ReviewKind::kEndOfQuarter)) {
-      input->mutable_source()->set_id(r->id());
-      *input->mutable_time() = r->update_time();
-    }
-    input->set_label("end-of-quarter review");
-    input->set_value(score.final_score());
-    input->set_weight(1);
-    response->add_notes(absl::StrFormat(
-        "the end-of-quarter review's final score %.4g overrides the computed %.4g for the grade",
-        score.final_score(), e.result));
+    AddReviewOverride(org, kr->objective_id, score.final_score(), e.result, "for the grade",
+                      response);
   }
   if (score.frozen()) {
     response->add_notes(absl::StrFormat("the cycle is closed: the progress was frozen at %.4g",
