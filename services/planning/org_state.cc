@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -56,6 +57,43 @@ void RemoveFrom(absl::flat_hash_map<Id, absl::btree_set<Id>>& index,
 }
 
 }  // namespace
+
+namespace {
+
+absl::string_view IdPrefix(ResourceKind kind) {
+  switch (kind) {
+    case ResourceKind::kTeam:
+      return "team";
+    case ResourceKind::kPerson:
+      return "person";
+    case ResourceKind::kCycle:
+      return "cycle";
+    case ResourceKind::kObjective:
+      return "obj";
+    case ResourceKind::kKeyResult:
+      return "kr";
+    case ResourceKind::kCheckIn:
+      return "ci";
+    case ResourceKind::kReview:
+      return "rv";
+    default:
+      return "res";
+  }
+}
+
+}  // namespace
+
+// "<prefix>-" and 12 characters of [0-9a-z]: 62 bits, so collisions are not
+// a practical concern, and ids do not reveal how many resources exist.
+Id NewResourceId(ResourceKind kind) {
+  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  thread_local absl::BitGen gen;
+  std::string id = absl::StrCat(IdPrefix(kind), "-");
+  for (int i = 0; i < 12; ++i) {
+    id.push_back(kAlphabet[absl::Uniform(gen, 0u, 36u)]);
+  }
+  return id;
+}
 
 std::string StableHash(absl::string_view data) {
   uint64_t hash = 14695981039346656037ull;  // FNV-1a 64 offset basis

@@ -159,6 +159,12 @@ class OrgState {
   IdIndex breakdowns_by_objective_;
 };
 
+// A fresh id for a resource of `kind`: a prefix naming the kind ("obj",
+// "kr", "ci", "rv", ...), '-', and 12 random characters of [0-9a-z] (62
+// bits, so collisions are not a practical concern, and ids do not reveal how
+// many resources exist). Thread-safe.
+Id NewResourceId(ResourceKind kind);
+
 // A 64-bit FNV-1a hash of `data` as 16 hex digits: stable across processes
 // and builds (unlike absl::Hash), so page tokens and request fingerprints
 // outlive a restart. Not for security.

@@ -40,35 +40,6 @@ constexpr int kMaxWriteAttempts = 4;
 // Change-feed entries read per store call while catching up.
 constexpr int kCatchUpBatch = 1000;
 
-absl::string_view IdPrefix(ResourceKind kind) {
-  switch (kind) {
-    case ResourceKind::kTeam:
-      return "team";
-    case ResourceKind::kPerson:
-      return "person";
-    case ResourceKind::kCycle:
-      return "cycle";
-    case ResourceKind::kObjective:
-      return "obj";
-    case ResourceKind::kKeyResult:
-      return "kr";
-    default:
-      return "res";
-  }
-}
-
-// "<prefix>-" and 12 characters of [0-9a-z]: 62 bits, so collisions are not
-// a practical concern, and ids do not reveal how many resources exist.
-Id RandomId(ResourceKind kind) {
-  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  thread_local absl::BitGen gen;
-  std::string id = absl::StrCat(IdPrefix(kind), "-");
-  for (int i = 0; i < 12; ++i) {
-    id.push_back(kAlphabet[absl::Uniform(gen, 0u, 36u)]);
-  }
-  return id;
-}
-
 bool IdTaken(const OrgState& state, ResourceKind kind, absl::string_view id) {
   switch (kind) {
     case ResourceKind::kTeam:
@@ -354,7 +325,7 @@ absl::Status Planning::Write(absl::string_view org, absl::string_view method,
               [&state](ResourceKind kind) {
                 Id id;
                 do {
-                  id = RandomId(kind);
+                  id = NewResourceId(kind);
                 } while (IdTaken(state, kind, id));
                 return id;
               },

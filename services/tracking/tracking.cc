@@ -11,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/calendar.h"
@@ -70,15 +69,6 @@ CheckInStatus Worse(CheckInStatus a, CheckInStatus b) {
 }
 
 double SanitizedWeight(double w) { return std::isfinite(w) && w > 0 ? w : 0; }
-
-std::string NewId(absl::string_view prefix) {
-  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
-  thread_local absl::BitGen gen;
-  std::string id(prefix);
-  id.push_back('-');
-  for (int i = 0; i < 12; ++i) id.push_back(kAlphabet[absl::Uniform(gen, 0, 32)]);
-  return id;
-}
 
 absl::Status ValidateCheckInShape(const v1::RecordCheckInRequest& r, absl::Time now) {
   std::vector<FieldViolation> v;
@@ -605,6 +595,18 @@ std::vector<ScoreKey> ChainOf(const OrgState& plan, absl::string_view kr_id) {
   return chain;
 }
 
+// The objective `objective` rolls up into: its Classic parent, or the
+// objective of its Duality parent key result; null for a root.
+const Objective* ParentObjective(const OrgState& plan, const Objective& objective) {
+  const Alignment& a = objective.alignment;
+  if (a.kind == AlignmentKind::kObjective) return plan.FindObjective(a.parent_objective_id);
+  if (a.kind == AlignmentKind::kKeyResult) {
+    const KeyResult* kr = plan.FindKeyResult(a.parent_key_result_id);
+    return kr == nullptr ? nullptr : plan.FindObjective(kr->objective_id);
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 void Tracking::WriteCache(Org& org, const std::vector<ScoreKey>& keys, bool all) {
@@ -768,7 +770,7 @@ absl::Status Tracking::RecordCheckIn(absl::string_view org_id,
     }
 
     CheckIn check_in;
-    check_in.id = NewId("ci");
+    check_in.id = planning::NewResourceId(ResourceKind::kCheckIn);
     check_in.organisation_id = org.id;
     check_in.key_result_id = kr->id;
     if (request.has_value()) check_in.value = request.value();
@@ -931,7 +933,6 @@ absl::Status Tracking::GetScoredTree(absl::string_view org_id,
   const absl::Time now = options_.clock();
   Org& org = *FindOrCreateOrg(org_id);
   std::vector<LocalScore> locals;
-  std::vector<const Objective*> objectives;
   {
     absl::MutexLock lock(&org.mu);
     OKR_RETURN_IF_ERROR(Prepare(org, /*for_write=*/false));
@@ -976,14 +977,7 @@ absl::Status Tracking::GetScoredTree(absl::string_view org_id,
       for (const Objective* o : members) {
         const Objective* current = o;
         for (int depth = 0; depth < kMaxChainDepth; ++depth) {
-          const Alignment& a = current->alignment;
-          Id parent_id = a.parent_objective_id;
-          if (a.kind == AlignmentKind::kKeyResult) {
-            const KeyResult* kr = plan.FindKeyResult(a.parent_key_result_id);
-            parent_id = kr == nullptr ? Id() : kr->objective_id;
-          }
-          if (a.kind == AlignmentKind::kNone || parent_id.empty()) break;
-          const Objective* parent = plan.FindObjective(parent_id);
+          const Objective* parent = ParentObjective(plan, *current);
           if (parent == nullptr || !included.emplace(parent->id, true).second) break;
           ancestors.push_back(parent);
           current = parent;
@@ -995,17 +989,9 @@ absl::Status Tracking::GetScoredTree(absl::string_view org_id,
     absl::flat_hash_map<Id, int> depth;
     auto depth_of = [&](const Objective* o) {
       int d = 0;
-      const Objective* current = o;
-      for (; d < kMaxChainDepth; ++d) {
-        const Alignment& a = current->alignment;
-        Id parent_id = a.parent_objective_id;
-        if (a.kind == AlignmentKind::kKeyResult) {
-          const KeyResult* kr = plan.FindKeyResult(a.parent_key_result_id);
-          parent_id = kr == nullptr ? Id() : kr->objective_id;
-        }
-        if (a.kind == AlignmentKind::kNone || !included.contains(parent_id)) break;
-        current = plan.FindObjective(parent_id);
-        if (current == nullptr) break;
+      for (const Objective* current = o; d < kMaxChainDepth; ++d) {
+        current = ParentObjective(plan, *current);
+        if (current == nullptr || !included.contains(current->id)) break;
       }
       return d;
     };
@@ -1036,7 +1022,6 @@ absl::Status Tracking::GetScoredTree(absl::string_view org_id,
         }
       }
     }
-    objectives = members;
     if (!request.exclude_key_results()) {
       for (const Objective* o : members) {
         for (const KeyResult* kr : plan.KeyResultsOf(o->id)) {

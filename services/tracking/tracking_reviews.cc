@@ -6,7 +6,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/model_proto.h"
 #include "common/scoring.h"
@@ -22,14 +21,6 @@ using planning::OrgState;
 
 constexpr size_t kMaxLearningsLength = 8000;
 constexpr int kMaxReviewedKeyResults = 100;
-
-std::string NewReviewId() {
-  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
-  thread_local absl::BitGen gen;
-  std::string id = "rv-";
-  for (int i = 0; i < 12; ++i) id.push_back(kAlphabet[absl::Uniform(gen, 0, 32)]);
-  return id;
-}
 
 void CheckScore(const std::string& field, bool has, double value,
                 std::vector<FieldViolation>* v) {
@@ -135,7 +126,7 @@ absl::Status Tracking::UpsertReview(absl::string_view org_id,
   // The review as it will be stored: output fields filled in.
   v1::Review out = in;
   const v1::Review* existing = internal::FindReview(org, objective->id, kind);
-  out.set_id(existing != nullptr ? existing->id() : NewReviewId());
+  out.set_id(existing != nullptr ? existing->id() : planning::NewResourceId(ResourceKind::kReview));
   out.set_cycle_id(cycle->id);
   *out.mutable_create_time() = existing != nullptr ? existing->create_time() : ToProto(now);
   *out.mutable_update_time() = ToProto(now);
