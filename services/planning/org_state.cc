@@ -85,10 +85,12 @@ absl::string_view IdPrefix(ResourceKind kind) {
 
 // "<prefix>-" and 12 characters of [0-9a-z]: 62 bits, so collisions are not
 // a practical concern, and ids do not reveal how many resources exist.
-Id NewResourceId(ResourceKind kind) {
+Id NewResourceId(ResourceKind kind) { return NewPrefixedId(IdPrefix(kind)); }
+
+Id NewPrefixedId(absl::string_view prefix) {
   static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   thread_local absl::BitGen gen;
-  std::string id = absl::StrCat(IdPrefix(kind), "-");
+  std::string id = absl::StrCat(prefix, "-");
   for (int i = 0; i < 12; ++i) {
     id.push_back(kAlphabet[absl::Uniform(gen, 0u, 36u)]);
   }

@@ -165,6 +165,10 @@ class OrgState {
 // many resources exist). Thread-safe.
 Id NewResourceId(ResourceKind kind);
 
+// The same shape for ids of things outside the plan (reminders, webhooks,
+// deliveries): `prefix`, '-', and 12 random characters of [0-9a-z].
+Id NewPrefixedId(absl::string_view prefix);
+
 // A 64-bit FNV-1a hash of `data` as 16 hex digits: stable across processes
 // and builds (unlike absl::Hash), so page tokens and request fingerprints
 // outlive a restart. Not for security.
