@@ -213,6 +213,27 @@ class GrpcPlanSource final : public PlanSource {
 
 }  // namespace
 
+absl::StatusOr<PlanCatchUp> CatchUpPlan(PlanSource& source, absl::string_view organisation_id,
+                                        planning::OrgState& plan) {
+  PlanCatchUp result;
+  for (;;) {
+    OKR_ASSIGN_OR_RETURN(PlanDeltaPage page, source.ChangesAfter(organisation_id, plan.sequence()));
+    for (const PlanDelta& delta : page.changes) {
+      if (delta.sequence <= plan.sequence()) continue;
+      if (delta.deleted) {
+        plan.Erase(delta.kind, delta.id);
+      } else if (delta.resource.has_value()) {
+        plan.Put(*delta.resource);
+      }
+      plan.set_sequence(delta.sequence);
+      result.objectives_changed |=
+          delta.kind == ResourceKind::kObjective || delta.kind == ResourceKind::kKeyResult;
+      result.organisation_changed |= delta.kind == ResourceKind::kOrganisation;
+    }
+    if (page.changes.empty() || plan.sequence() >= page.latest_sequence) return result;
+  }
+}
+
 absl::StatusOr<std::unique_ptr<PlanSource>> NewGrpcPlanSource(GrpcPlanSourceOptions options) {
   if (options.address.empty()) {
     return absl::InvalidArgumentError("planning_addr: planning's HOST:PORT is required");

@@ -64,6 +64,18 @@ class PlanSource {
                                                  int64_t version) = 0;
 };
 
+// What CatchUpPlan changed.
+struct PlanCatchUp {
+  bool organisation_changed = false;  // the organisation's settings
+  bool objectives_changed = false;    // objectives or key results
+};
+
+// Applies `source`'s changes after plan->sequence() to `plan`, page after
+// page, until it holds the latest sequence. Stops at the first failure (the
+// pages applied before it stay applied, so a retry resumes).
+absl::StatusOr<PlanCatchUp> CatchUpPlan(PlanSource& source, absl::string_view organisation_id,
+                                        planning::OrgState& plan);
+
 // Options of GrpcPlanSource.
 struct GrpcPlanSourceOptions {
   // planning's address, HOST:PORT (the --planning_addr flag).

@@ -1,7 +1,5 @@
 #include "services/tracking/rollup_cache.h"
 
-#include <openssl/sha.h>
-
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -12,7 +10,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -22,6 +19,7 @@
 #include "common/log.h"
 #include "common/model.h"
 #include "common/redis.h"
+#include "common/redis_script.h"
 #include "common/status_macros.h"
 
 namespace okr::tracking {
@@ -75,22 +73,10 @@ end
 return written
 )lua";
 
-// The SHA-1 Redis files kPutScript under, in lowercase hex.
-const std::string& PutScriptSha() {
-  static const std::string* const kSha = [] {
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1(reinterpret_cast<const unsigned char*>(kPutScript.data()), kPutScript.size(),
-         digest);
-    constexpr char kHex[] = "0123456789abcdef";
-    auto* hex = new std::string();
-    hex->reserve(2 * SHA_DIGEST_LENGTH);
-    for (unsigned char byte : digest) {
-      hex->push_back(kHex[byte >> 4]);
-      hex->push_back(kHex[byte & 0xf]);
-    }
-    return hex;
-  }();
-  return *kSha;
+// kPutScript, run by its SHA-1 (EVAL when Redis' script cache lost it).
+const RedisScript& PutScript() {
+  static const RedisScript* const kScript = new RedisScript(kPutScript);
+  return *kScript;
 }
 
 // The key-kind component of an entry's key; empty for a kind the cache does
@@ -183,18 +169,6 @@ absl::Status ReplyError(absl::string_view what, const RedisReply& reply) {
 
 RollupCache::RollupCache(RedisClient* redis) : redis_(redis) {}
 
-absl::StatusOr<RedisReply> RollupCache::EvalPut(std::vector<absl::string_view>& args) {
-  absl::StatusOr<RedisReply> reply = redis_->Command(args);
-  if (reply.ok() && reply->is_error() && absl::StartsWith(reply->str, "NOSCRIPT")) {
-    // EVAL also puts the script back into Redis' cache, so the next Put's
-    // EVALSHA succeeds again: one extra round trip per script-cache loss.
-    args[0] = "EVAL";
-    args[1] = kPutScript;
-    reply = redis_->Command(args);
-  }
-  return reply;
-}
-
 absl::Status RollupCache::Put(absl::string_view organisation_id,
                               absl::Span<const CachedScore> entries) {
   if (entries.empty()) return absl::OkStatus();
@@ -205,8 +179,8 @@ absl::Status RollupCache::Put(absl::string_view organisation_id,
     OKR_RETURN_IF_ERROR(CheckSequence(entries[i].version.plan_sequence, i, "plan_sequence"));
   }
 
-  // EVALSHA sha numkeys key... t p v ...; the views point into `keys` and
-  // `numbers`, which are sized up front so they never reallocate under them.
+  // KEYS are the entries' hashes, ARGV t p v per entry; the views point into
+  // `keys` and `numbers`, which are complete before any view is taken.
   const size_t n = entries.size();
   std::vector<std::string> keys;
   keys.reserve(n);
@@ -223,13 +197,9 @@ absl::Status RollupCache::Put(absl::string_view organisation_id,
     absl::StrAppend(&numbers, entry.version.plan_sequence);
     ends.push_back(numbers.size());
   }
-  const std::string key_count = absl::StrCat(n);
+  const std::vector<absl::string_view> key_views(keys.begin(), keys.end());
   std::vector<absl::string_view> args;
-  args.reserve(3 + 4 * n);
-  args.push_back("EVALSHA");
-  args.push_back(PutScriptSha());
-  args.push_back(key_count);
-  for (const std::string& key : keys) args.push_back(key);
+  args.reserve(3 * n);
   const absl::string_view all_numbers = numbers;
   size_t begin = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -241,7 +211,7 @@ absl::Status RollupCache::Put(absl::string_view organisation_id,
     args.push_back(entries[i].body);
   }
 
-  absl::StatusOr<RedisReply> reply = EvalPut(args);
+  absl::StatusOr<RedisReply> reply = PutScript().Run(*redis_, key_views, args);
   if (!reply.ok()) return Record(reply.status());
   if (reply->is_error()) return Record(ReplyError("put", *reply));
   if (reply->kind != RedisReply::Kind::kInteger) {

@@ -130,10 +130,6 @@ class RollupCache {
   // flip of availability once, not per call). Returns `status`.
   absl::Status Record(absl::Status status);
 
-  // Runs the compare-and-set script: EVALSHA, then EVAL when Redis answers
-  // NOSCRIPT (its script cache is empty after a restart or SCRIPT FLUSH).
-  absl::StatusOr<RedisReply> EvalPut(std::vector<absl::string_view>& args);
-
   RedisClient* const redis_;
 
   // The counters are bumped on every call, so they are atomics rather than

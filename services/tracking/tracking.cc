@@ -413,26 +413,11 @@ void Tracking::NotePlanReachable(const absl::Status& status) {
 }
 
 absl::Status Tracking::RefreshPlan(Org& org) {
-  bool scores_changed = false;
-  bool zone_changed = false;
-  for (;;) {
-    absl::StatusOr<PlanDeltaPage> page = plan_->ChangesAfter(org.id, org.plan.sequence());
-    NotePlanReachable(page.status());
-    if (!page.ok()) return page.status();
-    for (const PlanDelta& delta : page->changes) {
-      if (delta.sequence <= org.plan.sequence()) continue;
-      if (delta.deleted) {
-        org.plan.Erase(delta.kind, delta.id);
-      } else if (delta.resource.has_value()) {
-        org.plan.Put(*delta.resource);
-      }
-      org.plan.set_sequence(delta.sequence);
-      scores_changed |= delta.kind == ResourceKind::kObjective ||
-                        delta.kind == ResourceKind::kKeyResult;
-      zone_changed |= delta.kind == ResourceKind::kOrganisation;
-    }
-    if (page->changes.empty() || org.plan.sequence() >= page->latest_sequence) break;
-  }
+  absl::StatusOr<PlanCatchUp> caught_up = CatchUpPlan(*plan_, org.id, org.plan);
+  NotePlanReachable(caught_up.status());
+  if (!caught_up.ok()) return caught_up.status();
+  const bool scores_changed = caught_up->objectives_changed;
+  const bool zone_changed = caught_up->organisation_changed;
   const absl::Time now = options_.clock();
   org.plan_refreshed = now;
   if (zone_changed) {
