@@ -55,6 +55,10 @@ class ReminderPublisher {
   // Publishes `reminder` (id set) of `organisation_id` on the stream and the
   // channel, once per reminder id. UNAVAILABLE when Redis cannot be reached
   // (nothing or everything was applied: the script is atomic).
+  // INVALID_ARGUMENT, before any Redis call, for an empty organisation or
+  // reminder id, invalid options, or a timestamp proto3 JSON cannot hold;
+  // FAILED_PRECONDITION when the stream key holds another type (nothing
+  // applied, the marker included).
   absl::StatusOr<PublishOutcome> Publish(absl::string_view organisation_id,
                                          const v1::Reminder& reminder);
 
@@ -68,7 +72,8 @@ class ReminderPublisher {
 };
 
 // The reminder as one line of proto3 JSON (the channel message and the
-// stream's "json" field).
+// stream's "json" field); empty when a timestamp is outside what proto3 JSON
+// can express (Publish refuses such a reminder).
 std::string ReminderJson(const v1::Reminder& reminder);
 
 }  // namespace okr::notify
