@@ -821,12 +821,15 @@ absl::Status Notify::RunDueReminders(absl::string_view org,
     count.set_kind(static_cast<ReminderKind>(stored.kind));
     bool first_publication = publisher_ == nullptr;
     if (publisher_ != nullptr) {
-      // After one Redis failure the rest would only wait out their timeouts.
+      // Once Redis is unreachable the rest would only wait out their
+      // timeouts; any other error concerns one reminder only.
       absl::StatusOr<PublishOutcome> outcome =
-          redis_error.ok() ? publisher_->Publish(org, reminder) : absl::StatusOr<PublishOutcome>(redis_error);
+          redis_error.code() == absl::StatusCode::kUnavailable
+              ? absl::StatusOr<PublishOutcome>(redis_error)
+              : publisher_->Publish(org, reminder);
       const absl::Time time = options_.clock();
       if (!outcome.ok()) {
-        if (redis_error.ok()) {
+        if (redis_error.code() != absl::StatusCode::kUnavailable) {
           redis_error = outcome.status();
           deliveries.push_back(RedisDelivery(stored, v1::DELIVERY_CHANNEL_REDIS_STREAM,
                                              v1::DELIVERY_STATUS_RETRYING,

@@ -1,1 +1,91 @@
-// Placeholder: being written.
+#include "services/notify/notify_store.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "common/sqlite.h"
+#include "services/notify/sqlite_notify_store.h"
+
+namespace okr::notify {
+namespace {
+
+constexpr absl::string_view kSqliteScheme = "sqlite:";
+
+absl::Status FlagError(const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat("--store: ", status.message()));
+}
+
+// "PATH[?key=value&...]" after "sqlite:", as planning's and tracking's
+// --store read it.
+absl::StatusOr<std::unique_ptr<NotifyStore>> OpenSqlite(absl::string_view spec) {
+  const size_t question = spec.find('?');
+  absl::string_view path = spec.substr(0, question);
+  absl::string_view query =
+      question == absl::string_view::npos ? absl::string_view() : spec.substr(question + 1);
+  if (path.empty()) {
+    return absl::InvalidArgumentError(
+        "--store: sqlite: needs a file path, e.g. --store=sqlite:/var/lib/okr/notify.db");
+  }
+  if (absl::StartsWith(path, "//")) {
+    // "sqlite://x" would silently mean the file "/x"; say what we expect.
+    return absl::InvalidArgumentError(
+        absl::StrCat("--store: \"sqlite:", path,
+                     "\" looks like a URL; write sqlite:/absolute/path or "
+                     "sqlite:relative/path"));
+  }
+  SqliteNotifyStoreOptions options;
+  if (question != absl::string_view::npos) {
+    for (absl::string_view option : absl::StrSplit(query, '&')) {
+      std::pair<absl::string_view, absl::string_view> kv =
+          absl::StrSplit(option, absl::MaxSplits('=', 1));
+      if (kv.first == "durability") {
+        if (kv.second == "process-crash") {
+          options.durability = SqliteDurability::kProcessCrash;
+        } else if (kv.second == "power-loss") {
+          options.durability = SqliteDurability::kPowerLoss;
+        } else {
+          return absl::InvalidArgumentError(
+              absl::StrCat("--store: durability=\"", kv.second,
+                           "\" is not one of process-crash (default), power-loss"));
+        }
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--store: unknown SQLite option \"", option,
+                         "\"; the only option is durability=process-crash|power-loss"));
+      }
+    }
+  }
+  absl::StatusOr<std::unique_ptr<SqliteNotifyStore>> store = SqliteNotifyStore::Open(path, options);
+  if (!store.ok()) return FlagError(store.status());
+  return std::unique_ptr<NotifyStore>(*std::move(store));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<NotifyStore>> OpenNotifyStore(absl::string_view url) {
+  if (absl::StartsWith(url, kSqliteScheme)) {
+    return OpenSqlite(url.substr(kSqliteScheme.size()));
+  }
+  if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
+    // Hook for the PostgreSQL store. The URL may hold a password, so it is
+    // never echoed. INVALID_ARGUMENT like any other unknown store: the flag
+    // is what has to change.
+    return absl::InvalidArgumentError(
+        "--store: PostgreSQL is not supported yet; use --store=sqlite:PATH");
+  }
+  // Only the scheme is echoed: a mistyped URL may carry a password.
+  const size_t colon = url.find(':');
+  const absl::string_view scheme =
+      colon == absl::string_view::npos ? url : url.substr(0, colon + 1);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--store: unknown store \"", scheme, colon == absl::string_view::npos ? "\"" : "...\"",
+      "; expected sqlite:PATH (e.g. --store=sqlite:/var/lib/okr/notify.db)"));
+}
+
+}  // namespace okr::notify

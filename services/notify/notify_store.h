@@ -46,6 +46,9 @@ struct StoredPolicy {
 struct StoredWebhook {
   Id id;
   std::string request_id;  // idempotency key of CreateWebhook; may be empty
+  // The URL deliveries go to (as in the body): LeaseWebhookTasks joins it
+  // into each task, since the store never parses bodies.
+  std::string url;
   absl::Time create_time = absl::UnixEpoch();
   std::string body;
 };
