@@ -347,7 +347,7 @@ TEST_F(NotifyTest, MidQuarterReviewGoesToOwnersOfUnreviewedObjectives) {
   const Person bob = MakePerson("Bob Builder");
   const Objective reviewed = MakeObjective("Reviewed already", bob.id);
   const Objective pending = MakeObjective("Still to review", bob.id);
-  ObjectiveSpec draft;
+  tracking::ObjectiveSpec draft;
   draft.state = ObjectiveState::kDraft;
   MakeObjective("A draft", bob.id, draft);
   v1::UpsertReviewRequest review;
@@ -608,6 +608,8 @@ TEST_F(NotifyTest, ReminderClaimedWhileRedisIsDownIsPublishedByTheNextRun) {
   EXPECT_FALSE(notify_->health().redis_reachable);
 
   OKR_ASSERT_OK(notify_redis_server_->Restart());
+  // The client waits out its reconnect backoff (100 ms) after a failed connect.
+  absl::SleepFor(absl::Milliseconds(300));
   v1::RunDueRemindersResponse up = Run({v1::REMINDER_KIND_WEEKLY_CHECK_IN});
   const v1::ReminderKindCounts after = CountsOf(up, v1::REMINDER_KIND_WEEKLY_CHECK_IN);
   EXPECT_EQ(after.skipped(), 1) << "already claimed";
