@@ -1,51 +1,91 @@
 #!/usr/bin/env bash
 # The suite's main job on one machine: installs what is missing, builds,
-# starts redis-server, okr-planning and okr-tracking on 127.0.0.1, loads the
-# example plans into planning through okrctl, shows each one's alignment
-# tree and lint findings, then records check-ins through tracking and shows
-# the scored trees before and after, and how one company score is computed.
+# starts redis-server and the three services (okr-planning, okr-tracking,
+# okr-notify) on 127.0.0.1 with SQLite files in a data directory, loads the
+# example plans through okrctl, records three weekly rounds of check-ins,
+# shows the scored alignment trees, then runs the reminder job
+# (okr-reminder-job, as the Kubernetes CronJob does) and shows the reminders
+# it published to Redis (a live subscriber and the durable stream).
 #
-#   bash scripts/run-suite.sh                  # build, load, check in, show, stop
-#   bash scripts/run-suite.sh --keep-running   # leave the three services running
-#   bash scripts/run-suite.sh --fresh          # start over from an empty data dir
+#   bash scripts/run-suite.sh                   # build, load, check in, remind, stop
+#   bash scripts/run-suite.sh --keep-running    # leave the four processes running
+#   bash scripts/run-suite.sh --fresh           # start over from an empty data dir
+#   bash scripts/run-suite.sh --remind-at=2026-12-17T09:30:00-05:00
+#                                               # run the reminders as of that instant
 #
 # Data lives in build/suite-data and is kept between runs: a second run
 # replays what the first did (fixed request ids and check-in client keys), so
-# nothing is created twice. OKR_BUILD_DIR=DIR builds in DIR instead of build/.
+# nothing is created twice, and the reminder job finds its reminders already
+# sent. OKR_BUILD_DIR=DIR builds in DIR instead of build/; OKR_DATA_DIR=DIR
+# keeps the data there; --bin-dir=DIR uses binaries built elsewhere and skips
+# setup and build (the test of this script does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 keep_running=0
 fresh=0
+remind_at=""
+prebuilt=""
 for arg in "$@"; do
   case "$arg" in
     --keep-running) keep_running=1 ;;
     --fresh) fresh=1 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --remind-at=*) remind_at=${arg#--remind-at=} ;;
+    --bin-dir=*) prebuilt=${arg#--bin-dir=} ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) printf 'run-suite.sh: unknown argument %s (try --help)\n' "$arg" >&2; exit 2 ;;
   esac
 done
+started_at=$(date +%s)
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 fail() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
-step "Checking packages (scripts/setup.sh)"
-bash scripts/setup.sh
-
 # OKR_BUILD_DIR picks another build directory (default build/).
 build=${OKR_BUILD_DIR:-build}
-step "Building okr-planning, okr-tracking and okrctl ($build/; the first build takes a few minutes)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-log=$build/run-suite-build.log
-if ! cmake --build "$build" --target okr-planning okr-tracking okrctl -j"$(nproc)" >"$log" 2>&1; then
-  tail -n 40 "$log"
-  fail "build failed; full log: $log"
-fi
-bin=$PWD/$build/bin
+if [[ -n "$prebuilt" ]]; then
+  bin=$(cd "$prebuilt" && pwd)
+  for b in okr-planning okr-tracking okr-notify okr-reminder-job okrctl; do
+    [[ -x "$bin/$b" ]] || fail "--bin-dir: $bin/$b is missing"
+  done
+else
+  step "Checking packages (scripts/setup.sh)"
+  bash scripts/setup.sh
 
-data=$build/suite-data
+  step "Building the services, okr-reminder-job and okrctl in $build/ (the first build takes a few minutes)"
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  log=$build/run-suite-build.log
+  # cmake prints "[ 42%] Building ..." lines: show the percentage as it moves
+  # (in place on a terminal, every 10% otherwise); the full log goes to $log.
+  progress() {
+    local line pct last=-10
+    while IFS= read -r line; do
+      printf '%s\n' "$line" >>"$log"
+      [[ "$line" =~ ^\[\ *([0-9]+)%\] ]] || continue
+      pct=${BASH_REMATCH[1]}
+      if [[ -t 1 ]]; then
+        printf '\r  building: %3d%%' "$pct"
+      elif ((pct >= last + 10)); then
+        printf '  building: %3d%%\n' "$pct"
+        last=$pct
+      fi
+    done
+    [[ -t 1 ]] && printf '\r  building: done \n'
+    return 0
+  }
+  : >"$log"
+  if ! cmake --build "$build" --target okr-planning okr-tracking okr-notify okr-reminder-job okrctl \
+      -j"$(nproc)" 2>&1 | progress; then
+    tail -n 40 "$log"
+    fail "build failed; full log: $log"
+  fi
+  bin=$PWD/$build/bin
+fi
+
+data=${OKR_DATA_DIR:-$build/suite-data}
 if [[ $fresh -eq 1 ]]; then rm -rf "$data"; fi
 mkdir -p "$data/redis"
+data=$(cd "$data" && pwd)
 
 # ---------------------------------------------------------------------------
 # The services. Each is stopped (tracking first: it calls planning and Redis)
@@ -88,7 +128,7 @@ logged_address() {
   echo "$found"
 }
 
-step "Starting redis-server, okr-planning and okr-tracking on 127.0.0.1"
+step "Starting redis-server, okr-planning, okr-tracking and okr-notify on 127.0.0.1"
 # Redis cannot report a port it chose, so try free-looking ones until one
 # answers PING from the server this script started.
 redis_port=""
@@ -97,7 +137,7 @@ for _ in $(seq 1 20); do
   # Something already answers there: try another port.
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$PWD/$data/redis" --daemonize no >"$data/redis.log" 2>&1 &
+    --dir "$data/redis" --daemonize no >"$data/redis.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 50); do
     kill -0 "$pid" 2>/dev/null || break
@@ -133,7 +173,15 @@ pids+=("$tracking_pid")
 tracking_addr=$(logged_address okr-tracking "$tracking_pid" "$data/tracking.log")
 echo "okr-tracking    $tracking_addr  (pid $tracking_pid, store $data/tracking.db, log $data/tracking.log)"
 
-export OKR_PLANNING_ADDR=$planning_addr OKR_TRACKING_ADDR=$tracking_addr
+"$bin/okr-notify" --listen=127.0.0.1:0 --store="sqlite:$data/notify.db" \
+  --redis="127.0.0.1:$redis_port" --planning_addr="$planning_addr" \
+  --tracking_addr="$tracking_addr" >"$data/notify.log" 2>&1 &
+notify_pid=$!
+pids+=("$notify_pid")
+notify_addr=$(logged_address okr-notify "$notify_pid" "$data/notify.log")
+echo "okr-notify      $notify_addr  (pid $notify_pid, store $data/notify.db, log $data/notify.log)"
+
+export OKR_PLANNING_ADDR=$planning_addr OKR_TRACKING_ADDR=$tracking_addr OKR_NOTIFY_ADDR=$notify_addr
 okrctl() { "$bin/okrctl" "$@"; }
 
 # ---------------------------------------------------------------------------
@@ -360,14 +408,75 @@ company=$(okrctl --org=retail-annual objective list --level=company \
             | awk '/Reduce churn of existing customers/ { print $1; exit }')
 okrctl --org=retail-annual score explain --objective="$company"
 
+# ---------------------------------------------------------------------------
+# Reminders: one run of the job a Kubernetes CronJob runs, as of --remind-at
+# (default: now). A live listener subscribes to every organisation's channel
+# first; durable consumers would read the organisations' streams instead.
+# ---------------------------------------------------------------------------
+orgs=(retail-annual customer-success-duality customer-success-classic sales-annual-quarterly)
+step "A live listener on the reminder channels (redis-cli PSUBSCRIBE 'okr:{*}:reminders')"
+redis-cli -h 127.0.0.1 -p "$redis_port" PSUBSCRIBE 'okr:{*}:reminders' >"$data/listener.txt" 2>&1 &
+listener_pid=$!
+pids+=("$listener_pid")
+for _ in $(seq 1 50); do
+  [[ "$(redis-cli -h 127.0.0.1 -p "$redis_port" PUBSUB NUMPAT)" -ge 1 ]] && break
+  sleep 0.1
+done
+echo "listening (pid $listener_pid, output $data/listener.txt)"
+
+job() {
+  local args=(--notify_addr="$notify_addr" --organisations="$(IFS=,; echo "${orgs[*]}")")
+  [[ -n "$remind_at" ]] && args+=(--now="$remind_at")
+  "$bin/okr-reminder-job" "${args[@]}"
+}
+step "Running the reminder job (okr-reminder-job) as of ${remind_at:-now}"
+job | tee "$data/reminder-job-1.json"
+
+for org in "${orgs[@]}"; do
+  step "Reminders published for '$org'"
+  okrctl --org="$org" reminders list --limit=12
+done
+
+step "Running the reminder job again for the same instant: nothing is sent twice"
+job | tee "$data/reminder-job-2.json"
+
+# What reached Redis: the live listener's messages, the streams' entries.
+sleep 0.3
+heard=$(grep -c '^pmessage$' "$data/listener.txt" || true)
+streamed=0
+for org in "${orgs[@]}"; do
+  n=$(redis-cli -h 127.0.0.1 -p "$redis_port" XLEN "okr:{$org}:reminders")
+  streamed=$((streamed + n))
+done
+kill -TERM "$listener_pid" 2>/dev/null || true
+# Each job line has the organisation's total first, then the counts per kind.
+published=0
+while IFS= read -r line; do
+  n=$(grep -o '"published":[0-9]*' <<<"$line" | head -n 1 | cut -d: -f2)
+  published=$((published + ${n:-0}))
+done <"$data/reminder-job-1.json"
+
+step "Summary"
+printf '  %-16s %s\n' \
+  "okr-planning" "$planning_addr" \
+  "okr-tracking" "$tracking_addr (rollups cached in Redis)" \
+  "okr-notify" "$notify_addr" \
+  "redis-server" "127.0.0.1:$redis_port" \
+  "organisations" "${#orgs[@]}, loaded from examples/*.csv" \
+  "check-ins" "$rounds weekly round(s) in $quarter" \
+  "reminders" "published by the first job run: $published; heard live: $heard; in the streams: $streamed" \
+  "data" "$data" \
+  "took" "$(( $(date +%s) - started_at )) s"
+
 step "Done"
 if [[ $keep_running -eq 1 ]]; then
-  echo "redis-server, okr-planning and okr-tracking keep running:"
-  echo "  export OKR_PLANNING_ADDR=$planning_addr OKR_TRACKING_ADDR=$tracking_addr"
-  echo "  $build/bin/okrctl --org=customer-success-duality tree $quarter --scores"
-  echo "  $build/bin/okrctl --org=retail-annual stale --since=$(date -u +%Y-%m-%dT00:00:00Z)"
-  echo "  stop: kill ${pids[*]}"
+  echo "redis-server, okr-planning, okr-tracking and okr-notify keep running:"
+  echo "  export OKR_PLANNING_ADDR=$planning_addr OKR_TRACKING_ADDR=$tracking_addr OKR_NOTIFY_ADDR=$notify_addr"
+  echo "  $bin/okrctl --org=customer-success-duality tree $quarter --scores"
+  echo "  $bin/okrctl --org=retail-annual reminders list"
+  echo "  $bin/okrctl --org=retail-annual reminders watch"
+  echo "  stop them: kill ${pids[*]}"
 else
   echo "Services stopped; data kept in $data (a rerun replays it; --fresh starts over)."
-  echo "Run with --keep-running to leave them up and explore with $build/bin/okrctl."
+  echo "Run with --keep-running to leave them up and explore with $bin/okrctl."
 fi
