@@ -10,7 +10,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -32,7 +31,6 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/grpc_status.h"
-#include "common/health_client.h"
 #include "common/model.h"
 #include "common/plan_csv.h"
 #include "common/server.h"
@@ -40,6 +38,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "okr/v1/planning.grpc.pb.h"
+#include "tests/support/service_process.h"
 #include "tests/support/test_support.h"
 #include "tools/okrctl/args.h"
 #include "tools/okrctl/commands.h"
@@ -734,43 +733,25 @@ class OkrctlEndToEndTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir("okrctl-e2e");
-    absl::StatusOr<std::string> binary = OkrBinary("okr-planning");
-    if (!binary.ok()) {
-      *startup_error_ = binary.status().ToString();
+    absl::StatusOr<std::unique_ptr<ServiceProcess>> server =
+        ServiceProcess::Start({.binary = "okr-planning",
+                               .args = {"--store=sqlite:" + dir_->File("planning.db")},
+                               .log_path = dir_->File("planning.log")});
+    if (!server.ok()) {
+      *startup_error_ = server.status().ToString();
       return;
     }
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      absl::StatusOr<int> port = FreeLoopbackPort();
-      if (!port.ok()) continue;
-      addr_ = new std::string(absl::StrCat("127.0.0.1:", *port));
-      SubprocessOptions options;
-      options.program = *binary;
-      options.args = {"--listen=" + *addr_, "--store=sqlite:" + dir_->File("planning.db")};
-      options.stdout_path = dir_->File("planning.log");
-      options.stderr_path = dir_->File("planning.log");
-      auto process = Subprocess::Start(options);
-      if (!process.ok()) {
-        *startup_error_ = process.status().ToString();
-        return;
-      }
-      absl::Status serving = WaitForServing(*addr_, absl::Seconds(20));
-      if (serving.ok()) {
-        server_ = (*process).release();
-        startup_error_->clear();
-        return;
-      }
-      *startup_error_ = absl::StrCat(serving.ToString(), "\nserver log:\n",
-                                     ReadFileToString(dir_->File("planning.log")));
-    }
+    server_ = server->release();
+    addr_ = new std::string(server_->address());
+    startup_error_->clear();
   }
 
   static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      (void)server_->Kill(SIGTERM);
-      (void)server_->Wait(absl::Seconds(15));
-    }
+    if (server_ != nullptr) (void)server_->Stop();
     delete server_;
     server_ = nullptr;
+    delete addr_;
+    addr_ = nullptr;
     delete dir_;
     dir_ = nullptr;
   }
@@ -808,13 +789,13 @@ class OkrctlEndToEndTest : public ::testing::Test {
   static std::string* startup_error_;
   static TempDir* dir_;
   static std::string* addr_;
-  static Subprocess* server_;
+  static ServiceProcess* server_;
 };
 
 std::string* OkrctlEndToEndTest::startup_error_ = new std::string("not started");
 TempDir* OkrctlEndToEndTest::dir_ = nullptr;
 std::string* OkrctlEndToEndTest::addr_ = nullptr;
-Subprocess* OkrctlEndToEndTest::server_ = nullptr;
+ServiceProcess* OkrctlEndToEndTest::server_ = nullptr;
 
 TEST_F(OkrctlEndToEndTest, BuildsAPlanByHandAndDrawsItsTree) {
   const std::string org = "e2e-manual";

@@ -10,7 +10,6 @@
 // times are a few minutes in the past.
 #include <google/protobuf/util/json_util.h>
 
-#include <csignal>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -26,10 +25,10 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/health_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "okr/v1/tracking.pb.h"
+#include "tests/support/service_process.h"
 #include "tests/support/test_support.h"
 #include "tools/okrctl/commands.h"
 #include "tools/okrctl/render.h"
@@ -240,32 +239,6 @@ TEST(OkrctlTrackingCommandLineTest, TrackingAddressComesFromTheFlagOrTheEnvironm
 // End to end
 // ---------------------------------------------------------------------------
 
-// Starts `binary` with `args` on a free port (passed as --listen), retrying
-// with another port when it does not come up; returns the process and its
-// address, or the error with the server's log.
-absl::StatusOr<std::pair<std::unique_ptr<Subprocess>, std::string>> StartService(
-    const std::string& name, std::vector<std::string> args, const TempDir& dir) {
-  OKR_ASSIGN_OR_RETURN(std::string binary, OkrBinary(name));
-  absl::Status last = absl::UnavailableError("not started");
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    OKR_ASSIGN_OR_RETURN(int port, FreeLoopbackPort());
-    const std::string addr = absl::StrCat("127.0.0.1:", port);
-    SubprocessOptions options;
-    options.program = binary;
-    options.args = args;
-    options.args.push_back("--listen=" + addr);
-    const std::string log = dir.File(absl::StrCat(name, "-", attempt, ".log"));
-    options.stdout_path = log;
-    options.stderr_path = log;
-    OKR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> process, Subprocess::Start(options));
-    absl::Status serving = WaitForServing(addr, absl::Seconds(20));
-    if (serving.ok()) return std::make_pair(std::move(process), addr);
-    last = absl::UnavailableError(
-        absl::StrCat(name, ": ", serving.ToString(), "\nlog:\n", ReadFileToString(log)));
-  }
-  return last;
-}
-
 class OkrctlTrackingEndToEndTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -349,33 +322,33 @@ class OkrctlTrackingEndToEndTest : public ::testing::Test {
   struct Env {
     TempDir dir{"okrctl-tracking-e2e"};
     std::unique_ptr<RedisServer> redis;
-    std::unique_ptr<Subprocess> planning;
-    std::unique_ptr<Subprocess> tracking;
+    std::unique_ptr<ServiceProcess> planning;
+    std::unique_ptr<ServiceProcess> tracking;
     std::string planning_addr;
     std::string tracking_addr;
 
     absl::Status Start() {
       OKR_ASSIGN_OR_RETURN(redis, RedisServer::Start());
       OKR_ASSIGN_OR_RETURN(
-          auto p, StartService("okr-planning", {"--store=sqlite:" + dir.File("planning.db")}, dir));
-      planning = std::move(p.first);
-      planning_addr = p.second;
-      OKR_ASSIGN_OR_RETURN(auto t, StartService("okr-tracking",
-                                                {"--store=sqlite:" + dir.File("tracking.db"),
-                                                 absl::StrCat("--redis=127.0.0.1:", redis->port()),
-                                                 "--planning_addr=" + planning_addr},
-                                                dir));
-      tracking = std::move(t.first);
-      tracking_addr = t.second;
+          planning, ServiceProcess::Start({.binary = "okr-planning",
+                                           .args = {"--store=sqlite:" + dir.File("planning.db")},
+                                           .log_path = dir.File("planning.log")}));
+      planning_addr = planning->address();
+      OKR_ASSIGN_OR_RETURN(
+          tracking,
+          ServiceProcess::Start({.binary = "okr-tracking",
+                                 .args = {"--store=sqlite:" + dir.File("tracking.db"),
+                                          absl::StrCat("--redis=127.0.0.1:", redis->port()),
+                                          "--planning_addr=" + planning_addr},
+                                 .log_path = dir.File("tracking.log")}));
+      tracking_addr = tracking->address();
       return absl::OkStatus();
     }
 
     ~Env() {
       // Tracking first: it calls planning.
-      for (Subprocess* s : {tracking.get(), planning.get()}) {
-        if (s == nullptr) continue;
-        (void)s->Kill(SIGTERM);
-        (void)s->Wait(absl::Seconds(15));
+      for (ServiceProcess* s : {tracking.get(), planning.get()}) {
+        if (s != nullptr) (void)s->Stop();
       }
     }
   };

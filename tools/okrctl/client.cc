@@ -17,8 +17,8 @@ ClientBase::ClientBase(ClientOptions options, std::optional<absl::Time> deadline
     : options_(std::move(options)),
       deadline_(deadline.value_or(absl::Now() + options_.timeout)) {}
 
-void ClientBase::Prepare(grpc::ClientContext& context) const {
-  context.set_deadline(absl::ToChronoTime(deadline_));
+void ClientBase::Prepare(grpc::ClientContext& context, bool with_deadline) const {
+  if (with_deadline) context.set_deadline(absl::ToChronoTime(deadline_));
   if (!options_.organisation.empty()) {
     context.AddMetadata("okr-organisation-id", options_.organisation);
   }

@@ -1,5 +1,5 @@
-// okrctl's connections to okr.v1.PlanningService and okr.v1.TrackingService:
-// one channel per service, the caller's organisation and token as call
+// okrctl's connections to okr.v1.PlanningService, okr.v1.TrackingService
+// and okr.v1.NotifyService: one channel per service, the caller's organisation and token as call
 // metadata, and one deadline shared by every call of a command (--timeout
 // bounds the whole command, not each call, whichever service it calls).
 //
@@ -13,6 +13,7 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "okr/v1/notify.grpc.pb.h"
 #include "okr/v1/planning.grpc.pb.h"
 #include "okr/v1/tracking.grpc.pb.h"
 
@@ -63,7 +65,8 @@ class ClientBase {
   // command share it), else now + options.timeout.
   ClientBase(ClientOptions options, std::optional<absl::Time> deadline);
 
-  void Prepare(grpc::ClientContext& context) const;
+  // Sets the metadata and, when `with_deadline`, the command's deadline.
+  void Prepare(grpc::ClientContext& context, bool with_deadline = true) const;
   absl::Status Converted(const grpc::Status& status, absl::string_view rpc) const;
 
  private:
@@ -71,7 +74,8 @@ class ClientBase {
   absl::Time deadline_;
 };
 
-// A client of one okr.v1 service (PlanningService, TrackingService).
+// A client of one okr.v1 service (PlanningService, TrackingService,
+// NotifyService).
 template <typename Service>
 class ServiceClient : public ClientBase {
  public:
@@ -101,6 +105,26 @@ class ServiceClient : public ClientBase {
     grpc::Status status = (stub_.get()->*method)(&context, request, &response);
     if (!status.ok()) return Converted(status, rpc);
     return response;
+  }
+
+  // Starts a server-streaming call (e.g. &Stub::WatchReminders) with the
+  // metadata, and with the command's deadline only when `with_deadline` (a
+  // watch runs until the caller cancels `context`). `context` must outlive
+  // the reader; a failed Finish() goes through StreamStatus().
+  template <typename Request, typename Response>
+  std::unique_ptr<grpc::ClientReaderInterface<Response>> Stream(
+      grpc::ClientContext& context,
+      std::unique_ptr<grpc::ClientReaderInterface<Response>> (Stub::*method)(
+          grpc::ClientContext*, const Request&),
+      const Request& request, bool with_deadline) {
+    Prepare(context, with_deadline);
+    return (stub_.get()->*method)(&context, request);
+  }
+
+  // A streaming call's final status as Call() reports it (annotated with
+  // `rpc`; OK stays OK).
+  absl::Status StreamStatus(const grpc::Status& status, absl::string_view rpc) const {
+    return status.ok() ? absl::OkStatus() : Converted(status, rpc);
   }
 
   // Pages through a List RPC until the last page or until `limit` items
@@ -138,6 +162,7 @@ class ServiceClient : public ClientBase {
 
 using PlanningClient = ServiceClient<okr::v1::PlanningService>;
 using TrackingClient = ServiceClient<okr::v1::TrackingService>;
+using NotifyClient = ServiceClient<okr::v1::NotifyService>;
 
 }  // namespace okr::okrctl
 

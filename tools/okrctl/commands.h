@@ -3,8 +3,9 @@
 // breakdown, tree, lint, timeline, templates, import, export, changes) over
 // the planning service, the tracking commands (checkin, history, score,
 // stale, review, cycle close, rollups rebuild, tree --scores) over the
-// tracking service, the context a command runs in, and Run(), the whole
-// program behind main().
+// tracking service, the notify commands (policy, webhook, reminders,
+// deliveries) over the notify service, the context a command runs in, and
+// Run(), the whole program behind main().
 //
 // Output convention: --json prints the RPC's response message as JSON
 // (several pages of a List merged into one response); -q prints only the ids
@@ -17,6 +18,7 @@
 #define OKR_TOOLS_OKRCTL_COMMANDS_H_
 
 #include <google/protobuf/message.h>
+#include <google/protobuf/timestamp.pb.h>
 
 #include <functional>
 #include <map>
@@ -43,10 +45,11 @@ inline constexpr int kExitUsage = 2;
 // What a command runs with.
 class Context {
  public:
-  Context(PlanningClient& client, TrackingClient& tracking, const Invocation& invocation,
-          std::vector<std::string> args, std::ostream& out)
+  Context(PlanningClient& client, TrackingClient& tracking, NotifyClient& notify,
+          const Invocation& invocation, std::vector<std::string> args, std::ostream& out)
       : client_(client),
         tracking_(tracking),
+        notify_(notify),
         invocation_(invocation),
         args_(std::move(args)),
         out_(out) {}
@@ -55,6 +58,8 @@ class Context {
   PlanningClient& client() { return client_; }
   // The tracking service (--tracking-addr); only tracking commands call it.
   TrackingClient& tracking() { return tracking_; }
+  // The notify service (--notify-addr); only notify commands call it.
+  NotifyClient& notify() { return notify_; }
   // The flags of the command line (global ones included).
   const Invocation& flags() const { return invocation_; }
   // The positional arguments after the command's words.
@@ -95,6 +100,7 @@ class Context {
 
   PlanningClient& client_;
   TrackingClient& tracking_;
+  NotifyClient& notify_;
   const Invocation& invocation_;
   std::vector<std::string> args_;
   std::ostream& out_;
@@ -133,11 +139,21 @@ FlagSpec IfVersionFlag();
 // --limit as a number >= 0 (0, the default: no limit).
 absl::StatusOr<int64_t> LimitOf(const Context& ctx);
 
+// --<flag> as an RFC 3339 time; nullopt when absent, a usage error naming
+// the flag when malformed (commands_tracking.cc).
+absl::StatusOr<std::optional<google::protobuf::Timestamp>> OptionalTimestamp(
+    const Context& ctx, absl::string_view flag);
+// ctx.names(), or nullptr when planning cannot give them: names are
+// decoration in output, and a call that succeeded must not look failed
+// because of them (commands_tracking.cc).
+const Names* NamesOrNull(Context& ctx);
+
 // Appends the commands of each group (commands_*.cc).
 void AddDirectoryCommands(std::vector<Command>& commands);
 void AddObjectiveCommands(std::vector<Command>& commands);
 void AddPlanCommands(std::vector<Command>& commands);
 void AddTrackingCommands(std::vector<Command>& commands);
+void AddNotifyCommands(std::vector<Command>& commands);
 
 // `tree --scores`: the tracking service's scored tree of --cycle, drawn like
 // `tree` with each objective's score, grade and pace and each key result's
@@ -150,7 +166,8 @@ const std::vector<Command>& AllCommands();
 const std::vector<FlagSpec>& GlobalFlags();
 
 // Runs okrctl on `args` (argv without the program name). `getenv` supplies
-// OKR_PLANNING_ADDR, OKR_TRACKING_ADDR, OKR_ORG and OKR_TOKEN. Writes results to `out` and
+// OKR_PLANNING_ADDR, OKR_TRACKING_ADDR, OKR_NOTIFY_ADDR, OKR_ORG and
+// OKR_TOKEN. Writes results to `out` and
 // errors (and usage) to `err`; returns the exit status: 0, 1 for a failed
 // RPC, 2 for a usage error.
 int Run(const std::vector<std::string>& args,

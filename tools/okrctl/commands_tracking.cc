@@ -45,7 +45,8 @@ absl::StatusOr<google::protobuf::Timestamp> TimestampFlag(absl::string_view flag
   return timestamp;
 }
 
-// The flag as a Timestamp, or nullopt when absent.
+}  // namespace
+
 absl::StatusOr<std::optional<google::protobuf::Timestamp>> OptionalTimestamp(
     const Context& ctx, absl::string_view flag) {
   std::optional<std::string> text = ctx.flags().Get(flag);
@@ -53,6 +54,8 @@ absl::StatusOr<std::optional<google::protobuf::Timestamp>> OptionalTimestamp(
   OKR_ASSIGN_OR_RETURN(google::protobuf::Timestamp t, TimestampFlag(flag, *text));
   return std::optional<google::protobuf::Timestamp>(t);
 }
+
+namespace {
 
 // An int32 flag; the server checks the range that matters, this only keeps
 // a huge number from wrapping into a valid one.
@@ -210,11 +213,14 @@ class Titles {
   absl::flat_hash_map<std::string, std::string> key_results_;
 };
 
-// Display names, or nullptr when planning cannot give them (best effort).
+}  // namespace
+
 const Names* NamesOrNull(Context& ctx) {
   absl::StatusOr<const Names*> names = ctx.names();
   return names.ok() ? *names : nullptr;
 }
+
+namespace {
 
 std::string PersonName(const Names* names, const std::string& id) {
   if (id.empty()) return "";

@@ -20,6 +20,7 @@ using Kind = FlagSpec::Kind;
 
 constexpr absl::string_view kDefaultAddress = "127.0.0.1:50051";
 constexpr absl::string_view kDefaultTrackingAddress = "127.0.0.1:50052";
+constexpr absl::string_view kDefaultNotifyAddress = "127.0.0.1:50053";
 
 std::string FlagLine(const FlagSpec& flag) {
   std::string name = absl::StrCat("--", flag.name);
@@ -33,8 +34,8 @@ std::string FlagLine(const FlagSpec& flag) {
 
 std::string GeneralUsage() {
   std::string out =
-      "okrctl: the command line over the OKR planning and tracking APIs\n"
-      "(okr.v1.PlanningService, okr.v1.TrackingService).\n\n"
+      "okrctl: the command line over the OKR planning, tracking and notify APIs\n"
+      "(okr.v1.PlanningService, okr.v1.TrackingService, okr.v1.NotifyService).\n\n"
       "Usage: okrctl [global flags] <command> [arguments] [flags]\n\nCommands:\n";
   for (const Command& c : AllCommands()) {
     std::string head = c.usage.empty() ? c.path : absl::StrCat(c.path, " ", c.usage);
@@ -150,6 +151,9 @@ const std::vector<FlagSpec>& GlobalFlags() {
       {"tracking-addr", Kind::kValue, "HOST:PORT",
        "tracking service address, for the tracking commands (env OKR_TRACKING_ADDR; "
        "default 127.0.0.1:50052)"},
+      {"notify-addr", Kind::kValue, "HOST:PORT",
+       "notify service address, for the policy, webhook, reminders and deliveries commands "
+       "(env OKR_NOTIFY_ADDR; default 127.0.0.1:50053)"},
       {"org", Kind::kValue, "ID", "organisation, sent as okr-organisation-id (env OKR_ORG)"},
       {"token", Kind::kValue, "TOKEN", "bearer token for the authorization header (env OKR_TOKEN)"},
       {"timeout", Kind::kValue, "DURATION", "deadline of the whole command (default 5s)"},
@@ -168,6 +172,7 @@ const std::vector<Command>& AllCommands() {
     AddObjectiveCommands(*all);
     AddPlanCommands(*all);
     AddTrackingCommands(*all);
+    AddNotifyCommands(*all);
     return all;
   }();
   return *commands;
@@ -358,10 +363,14 @@ int Run(const std::vector<std::string>& args,
   ClientOptions tracking_options = options;
   tracking_options.address = invocation.Get("tracking-addr").value_or(
       getenv("OKR_TRACKING_ADDR").value_or(std::string(kDefaultTrackingAddress)));
+  ClientOptions notify_options = options;
+  notify_options.address = invocation.Get("notify-addr").value_or(
+      getenv("OKR_NOTIFY_ADDR").value_or(std::string(kDefaultNotifyAddress)));
   PlanningClient client(std::move(options));
   // One deadline for the whole command, whichever services it calls.
   TrackingClient tracking(std::move(tracking_options), client.deadline());
-  Context context(client, tracking, invocation, std::move(positional), out);
+  NotifyClient notify(std::move(notify_options), client.deadline());
+  Context context(client, tracking, notify, invocation, std::move(positional), out);
   absl::Status status = command->run(context);
   out.flush();
   if (status.ok()) return kExitOk;
@@ -377,7 +386,11 @@ int Run(const std::vector<std::string>& args,
       absl::StrContains(status.message(), "connect")) {
     // ClientBase::Converted names the address it dialled ("server HOST:PORT,").
     if (absl::StrContains(status.message(),
-                          absl::StrCat("server ", tracking.options().address, ","))) {
+                          absl::StrCat("server ", notify.options().address, ","))) {
+      err << "  (is okr-notify running at " << notify.options().address
+          << "? set --notify-addr or OKR_NOTIFY_ADDR)\n";
+    } else if (absl::StrContains(status.message(),
+                                 absl::StrCat("server ", tracking.options().address, ","))) {
       err << "  (is okr-tracking running at " << tracking.options().address
           << "? set --tracking-addr or OKR_TRACKING_ADDR)\n";
     } else {

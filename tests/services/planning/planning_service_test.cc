@@ -26,11 +26,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/grpc_status.h"
-#include "common/health_client.h"
 #include "common/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "okr/v1/planning.grpc.pb.h"
+#include "tests/support/service_process.h"
 #include "tests/support/test_support.h"
 
 namespace okr {
@@ -44,58 +44,6 @@ using Stub = v1::PlanningService::Stub;
 
 constexpr absl::string_view kOrg = "acme";
 constexpr absl::Duration kCallTimeout = absl::Seconds(20);
-
-// The okr-planning process on a store file that outlives restarts.
-class PlanningProcess {
- public:
-  explicit PlanningProcess(std::string store_path)
-      : store_path_(std::move(store_path)) {}
-  ~PlanningProcess() {
-    if (process_ != nullptr && process_->Running()) {
-      (void)process_->Kill(SIGKILL);
-    }
-  }
-
-  // Starts the binary and waits until health says SERVING. Retries on a new
-  // port when the chosen one was taken meanwhile.
-  absl::Status Start() {
-    OKR_ASSIGN_OR_RETURN(const std::string binary, OkrBinary("okr-planning"));
-    absl::Status last;
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      OKR_ASSIGN_OR_RETURN(port_, FreeLoopbackPort());
-      SubprocessOptions options;
-      options.program = binary;
-      options.args = {absl::StrCat("--listen=127.0.0.1:", port_),
-                      absl::StrCat("--store=sqlite:", store_path_),
-                      "--workers=4", "--shutdown_grace=5s"};
-      options.stdout_path = store_path_ + ".log";
-      options.stderr_path = store_path_ + ".stderr";
-      OKR_ASSIGN_OR_RETURN(process_, Subprocess::Start(std::move(options)));
-      last = WaitForServing(address(), absl::Seconds(20));
-      if (last.ok()) return absl::OkStatus();
-      (void)process_->Kill(SIGKILL);
-      (void)process_->Wait(absl::Seconds(5));
-    }
-    return absl::UnavailableError(absl::StrCat(
-        "okr-planning did not serve: ", last.ToString(), "; log: ",
-        ReadFileToString(store_path_ + ".log")));
-  }
-
-  // SIGTERM, then waits up to `timeout` for the exit.
-  absl::StatusOr<ExitStatus> Stop(absl::Duration timeout = absl::Seconds(15)) {
-    OKR_RETURN_IF_ERROR(process_->Kill(SIGTERM));
-    return process_->Wait(timeout);
-  }
-
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  std::string log() const { return ReadFileToString(store_path_ + ".log"); }
-  Subprocess& process() { return *process_; }
-
- private:
-  const std::string store_path_;
-  int port_ = 0;
-  std::unique_ptr<Subprocess> process_;
-};
 
 // True when `status` carries a BadRequest violation of exactly `field`.
 ::testing::AssertionResult HasViolation(const grpc::Status& status,
@@ -129,8 +77,13 @@ class PlanningProcess {
 class PlanningServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    process_ = std::make_unique<PlanningProcess>(dir_.File("plan.db"));
-    OKR_ASSERT_OK(process_->Start());
+    OKR_ASSERT_OK_AND_ASSIGN(
+        process_,
+        ServiceProcess::Start(
+            {.binary = "okr-planning",
+             .args = {absl::StrCat("--store=sqlite:", dir_.File("plan.db")),
+                      "--workers=4", "--shutdown_grace=5s"},
+             .log_path = dir_.File("planning.log")}));
     Connect();
   }
 
@@ -151,7 +104,7 @@ class PlanningServiceTest : public ::testing::Test {
     EXPECT_LT(absl::Now() - stop, absl::Seconds(3));
     ASSERT_TRUE(exit.ok()) << exit.status();
     ASSERT_TRUE(exit->success()) << exit->ToString();
-    OKR_ASSERT_OK(process_->Start());
+    OKR_ASSERT_OK(process_->Restart());
     Connect();
   }
 
@@ -267,7 +220,7 @@ class PlanningServiceTest : public ::testing::Test {
   }
 
   TempDir dir_{"okr-planning-service-test"};
-  std::unique_ptr<PlanningProcess> process_;
+  std::unique_ptr<ServiceProcess> process_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stub> stub_;
   v1::Person alex_;

@@ -23,7 +23,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <functional>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -62,6 +61,7 @@
 #include "gtest/gtest.h"
 #include "okr/v1/planning.grpc.pb.h"
 #include "okr/v1/tracking.grpc.pb.h"
+#include "tests/support/service_process.h"
 #include "tests/support/test_support.h"
 
 namespace okr {
@@ -78,106 +78,6 @@ constexpr double kTolerance = 1e-9;
 constexpr absl::string_view kOrg = "acme";
 constexpr absl::string_view kTimeZone = "Europe/Berlin";
 constexpr absl::string_view kCacheHealth = "okr.v1.TrackingService.rollup_cache";
-
-// --- Processes --------------------------------------------------------------------
-
-// One service binary on a loopback port, logging to files in the test's temp
-// dir. Start() picks a free port; Restart() reuses the previous one, so that
-// a client configured with the address (tracking's --planning_addr, or the
-// test's own channel) finds the service again.
-class ServiceProcess {
- public:
-  using ArgsFn = std::function<std::vector<std::string>(int port)>;
-
-  ServiceProcess(std::string binary_name, std::string log_path, ArgsFn args)
-      : binary_name_(std::move(binary_name)),
-        log_path_(std::move(log_path)),
-        args_(std::move(args)) {}
-  ServiceProcess(const ServiceProcess&) = delete;
-  ServiceProcess& operator=(const ServiceProcess&) = delete;
-  ~ServiceProcess() {
-    if (process_ != nullptr && process_->Running()) {
-      (void)process_->Kill(SIGKILL);
-      (void)process_->Wait(absl::Seconds(5));
-    }
-  }
-
-  // Starts on a fresh free port and waits for health SERVING; tries another
-  // port when the chosen one was taken meanwhile.
-  absl::Status Start() {
-    absl::Status last;
-    for (int attempt = 0; attempt < 4; ++attempt) {
-      OKR_ASSIGN_OR_RETURN(port_, FreeLoopbackPort());
-      last = Launch();
-      if (last.ok()) return last;
-    }
-    return last;
-  }
-
-  // Starts again on the previous port (after Stop() or Kill()).
-  absl::Status Restart() {
-    absl::Status last;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      last = Launch();
-      if (last.ok()) return last;
-      absl::SleepFor(absl::Milliseconds(300));  // a socket may linger
-    }
-    return last;
-  }
-
-  // SIGTERM, then waits up to `timeout` for the exit.
-  absl::StatusOr<ExitStatus> Stop(absl::Duration timeout = absl::Seconds(15)) {
-    OKR_RETURN_IF_ERROR(process_->Kill(SIGTERM));
-    return process_->Wait(timeout);
-  }
-
-  // SIGKILL, like a crash, and waits for it.
-  absl::StatusOr<ExitStatus> Kill() {
-    OKR_RETURN_IF_ERROR(process_->Kill(SIGKILL));
-    return process_->Wait(absl::Seconds(10));
-  }
-
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  std::string log() const {
-    return absl::StrCat(ReadFileToString(log_path_),
-                        ReadFileToString(log_path_ + ".stderr"));
-  }
-
- private:
-  absl::Status Launch() {
-    OKR_ASSIGN_OR_RETURN(const std::string binary, OkrBinary(binary_name_));
-    SubprocessOptions options;
-    options.program = binary;
-    options.args = args_(port_);
-    options.stdout_path = log_path_;
-    options.stderr_path = log_path_ + ".stderr";
-    OKR_ASSIGN_OR_RETURN(process_, Subprocess::Start(std::move(options)));
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    absl::Status health = absl::DeadlineExceededError("not asked yet");
-    while (absl::Now() < deadline) {
-      if (!process_->Running()) {
-        absl::StatusOr<ExitStatus> exit = process_->Wait(absl::ZeroDuration());
-        return absl::UnavailableError(absl::StrCat(
-            binary_name_, " on port ", port_, " ended (",
-            exit.ok() ? exit->ToString() : exit.status().ToString(),
-            ") before serving; log:\n", log()));
-      }
-      health = WaitForServing(address(), absl::Milliseconds(300));
-      if (health.ok()) return health;
-    }
-    (void)process_->Kill(SIGKILL);
-    (void)process_->Wait(absl::Seconds(5));
-    return absl::DeadlineExceededError(
-        absl::StrCat(binary_name_, " did not serve within 20 s: ",
-                     health.ToString(), "; log:\n", log()));
-  }
-
-  const std::string binary_name_;
-  const std::string log_path_;
-  const ArgsFn args_;
-  int port_ = 0;
-  std::unique_ptr<Subprocess> process_;
-};
 
 // --- Assertions -------------------------------------------------------------------
 
@@ -304,23 +204,21 @@ class TrackingServiceTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(absl::LoadTimeZone(std::string(kTimeZone), &tz_));
     OKR_ASSERT_OK_AND_ASSIGN(redis_, RedisServer::Start());
-    planning_ = std::make_unique<ServiceProcess>(
-        "okr-planning", dir_.File("planning.log"), [this](int port) {
-          return std::vector<std::string>{
-              absl::StrCat("--listen=127.0.0.1:", port),
-              absl::StrCat("--store=sqlite:", dir_.File("plan.db")),
-              "--workers=4", "--shutdown_grace=2s"};
-        });
-    OKR_ASSERT_OK(planning_->Start());
-    tracking_ = std::make_unique<ServiceProcess>(
-        "okr-tracking", dir_.File("tracking.log"), [this](int port) {
-          return std::vector<std::string>{
-              absl::StrCat("--listen=127.0.0.1:", port),
-              absl::StrCat("--store=sqlite:", dir_.File("tracking.db")),
-              absl::StrCat("--redis=127.0.0.1:", redis_->port()),
-              absl::StrCat("--planning_addr=", planning_->address())};
-        });
-    OKR_ASSERT_OK(tracking_->Start());
+    OKR_ASSERT_OK_AND_ASSIGN(
+        planning_,
+        ServiceProcess::Start({.binary = "okr-planning",
+                               .args = {absl::StrCat("--store=sqlite:", dir_.File("plan.db")),
+                                        "--workers=4", "--shutdown_grace=2s"},
+                               .log_path = dir_.File("planning.log")}));
+    // Restart() keeps planning's port, so this --planning_addr stays right.
+    OKR_ASSERT_OK_AND_ASSIGN(
+        tracking_,
+        ServiceProcess::Start(
+            {.binary = "okr-tracking",
+             .args = {absl::StrCat("--store=sqlite:", dir_.File("tracking.db")),
+                      absl::StrCat("--redis=127.0.0.1:", redis_->port()),
+                      absl::StrCat("--planning_addr=", planning_->address())},
+             .log_path = dir_.File("tracking.log")}));
     ConnectPlanning();
     ConnectTracking();
   }
@@ -328,14 +226,11 @@ class TrackingServiceTest : public ::testing::Test {
   void TearDown() override {
     if (HasFailure()) {
       // The services' own words are the quickest way to a cause.
-      auto tail = [](const std::string& log) {
-        return log.size() > 4000 ? log.substr(log.size() - 4000) : log;
-      };
       if (tracking_ != nullptr) {
-        std::cerr << "--- okr-tracking log (tail) ---\n" << tail(tracking_->log()) << "\n";
+        std::cerr << "--- okr-tracking log (tail) ---\n" << tracking_->LogTail() << "\n";
       }
       if (planning_ != nullptr) {
-        std::cerr << "--- okr-planning log (tail) ---\n" << tail(planning_->log()) << "\n";
+        std::cerr << "--- okr-planning log (tail) ---\n" << planning_->LogTail() << "\n";
       }
     }
     // Channels go before the servers, so their drains need not wait.
