@@ -12,6 +12,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -201,7 +202,9 @@ class PolicyResolver {
  private:
   const planning::OrgState& plan_;
   absl::flat_hash_map<std::string, v1::ReminderPolicy> stored_;
-  absl::flat_hash_map<std::string, Resolved> by_team_;
+  // Callers keep references to the resolved policies: node_hash_map keeps
+  // them stable while more teams are resolved.
+  absl::node_hash_map<std::string, Resolved> by_team_;
 };
 
 // A due reminder before it is claimed.
