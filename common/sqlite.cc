@@ -13,7 +13,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
@@ -594,6 +596,45 @@ SqliteConnectionPool::Lease::Lease(SqliteConnectionPool* pool) : pool_(pool) {
 SqliteConnectionPool::Lease::~Lease() {
   absl::MutexLock lock(&pool_->mu_);
   pool_->idle_.push_back(std::move(db_));
+}
+
+absl::StatusOr<SqliteStoreSpec> ParseSqliteStoreSpec(absl::string_view spec,
+                                                     absl::string_view example_path) {
+  const size_t question = spec.find('?');
+  const absl::string_view path = spec.substr(0, question);
+  if (path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--store: sqlite: needs a file path, e.g. --store=sqlite:", example_path));
+  }
+  if (absl::StartsWith(path, "//")) {
+    // "sqlite://x" would silently mean the file "/x"; say what we expect.
+    return absl::InvalidArgumentError(
+        absl::StrCat("--store: \"sqlite:", path,
+                     "\" looks like a URL; write sqlite:/absolute/path or "
+                     "sqlite:relative/path"));
+  }
+  SqliteStoreSpec out;
+  out.path = std::string(path);
+  if (question == absl::string_view::npos) return out;
+  for (absl::string_view option : absl::StrSplit(spec.substr(question + 1), '&')) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(option, absl::MaxSplits('=', 1));
+    if (kv.first != "durability") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--store: unknown SQLite option \"", option,
+                       "\"; the only option is durability=process-crash|power-loss"));
+    }
+    if (kv.second == "process-crash") {
+      out.durability = SqliteDurability::kProcessCrash;
+    } else if (kv.second == "power-loss") {
+      out.durability = SqliteDurability::kPowerLoss;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--store: durability=\"", kv.second,
+                       "\" is not one of process-crash (default), power-loss"));
+    }
+  }
+  return out;
 }
 
 }  // namespace okr

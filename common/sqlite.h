@@ -284,6 +284,20 @@ class SqliteConnectionPool {
   std::vector<std::unique_ptr<SqliteDb>> idle_ ABSL_GUARDED_BY(mu_);
 };
 
+// What follows "sqlite:" in a service's --store flag: "PATH[?durability=
+// process-crash|power-loss]". Every service reads its flag through this, so
+// the syntax and the messages ("--store: ...") are the same everywhere.
+struct SqliteStoreSpec {
+  std::string path;
+  SqliteDurability durability = SqliteDurability::kProcessCrash;
+};
+
+// Parses `spec` (the text after "sqlite:"); INVALID_ARGUMENT starting
+// "--store: " for an empty path (the message suggests `example_path`), a
+// "sqlite://..." URL, or an unknown option or durability.
+absl::StatusOr<SqliteStoreSpec> ParseSqliteStoreSpec(absl::string_view spec,
+                                                     absl::string_view example_path);
+
 }  // namespace okr
 
 #endif  // OKR_COMMON_SQLITE_H_

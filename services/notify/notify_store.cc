@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/sqlite.h"
+#include "common/status_macros.h"
 #include "services/notify/sqlite_notify_store.h"
 
 namespace okr::notify {
@@ -21,47 +22,14 @@ absl::Status FlagError(const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat("--store: ", status.message()));
 }
 
-// "PATH[?key=value&...]" after "sqlite:", as planning's and tracking's
-// --store read it.
+// "PATH[?key=value&...]" after "sqlite:".
 absl::StatusOr<std::unique_ptr<NotifyStore>> OpenSqlite(absl::string_view spec) {
-  const size_t question = spec.find('?');
-  absl::string_view path = spec.substr(0, question);
-  absl::string_view query =
-      question == absl::string_view::npos ? absl::string_view() : spec.substr(question + 1);
-  if (path.empty()) {
-    return absl::InvalidArgumentError(
-        "--store: sqlite: needs a file path, e.g. --store=sqlite:/var/lib/okr/notify.db");
-  }
-  if (absl::StartsWith(path, "//")) {
-    // "sqlite://x" would silently mean the file "/x"; say what we expect.
-    return absl::InvalidArgumentError(
-        absl::StrCat("--store: \"sqlite:", path,
-                     "\" looks like a URL; write sqlite:/absolute/path or "
-                     "sqlite:relative/path"));
-  }
+  OKR_ASSIGN_OR_RETURN(SqliteStoreSpec parsed,
+                       ParseSqliteStoreSpec(spec, "/var/lib/okr/notify.db"));
   SqliteNotifyStoreOptions options;
-  if (question != absl::string_view::npos) {
-    for (absl::string_view option : absl::StrSplit(query, '&')) {
-      std::pair<absl::string_view, absl::string_view> kv =
-          absl::StrSplit(option, absl::MaxSplits('=', 1));
-      if (kv.first == "durability") {
-        if (kv.second == "process-crash") {
-          options.durability = SqliteDurability::kProcessCrash;
-        } else if (kv.second == "power-loss") {
-          options.durability = SqliteDurability::kPowerLoss;
-        } else {
-          return absl::InvalidArgumentError(
-              absl::StrCat("--store: durability=\"", kv.second,
-                           "\" is not one of process-crash (default), power-loss"));
-        }
-      } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--store: unknown SQLite option \"", option,
-                         "\"; the only option is durability=process-crash|power-loss"));
-      }
-    }
-  }
-  absl::StatusOr<std::unique_ptr<SqliteNotifyStore>> store = SqliteNotifyStore::Open(path, options);
+  options.durability = parsed.durability;
+  absl::StatusOr<std::unique_ptr<SqliteNotifyStore>> store =
+      SqliteNotifyStore::Open(parsed.path, options);
   if (!store.ok()) return FlagError(store.status());
   return std::unique_ptr<NotifyStore>(*std::move(store));
 }

@@ -28,49 +28,13 @@ absl::Status FlagError(const absl::Status& status) {
 }
 
 // "PATH[?key=value&...]" after "sqlite:".
-absl::StatusOr<std::unique_ptr<PlanningStore>> OpenSqlite(
-    absl::string_view spec) {
-  const size_t question = spec.find('?');
-  absl::string_view path = spec.substr(0, question);
-  absl::string_view query = question == absl::string_view::npos
-                                ? absl::string_view()
-                                : spec.substr(question + 1);
-  if (path.empty()) {
-    return absl::InvalidArgumentError(
-        "--store: sqlite: needs a file path, e.g. "
-        "--store=sqlite:/var/lib/okr/planning.db");
-  }
-  if (absl::StartsWith(path, "//")) {
-    // "sqlite://x" would silently mean the file "/x"; say what we expect.
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--store: \"sqlite:", path,
-        "\" looks like a URL; write sqlite:/absolute/path or "
-        "sqlite:relative/path"));
-  }
+absl::StatusOr<std::unique_ptr<PlanningStore>> OpenSqlite(absl::string_view spec) {
+  OKR_ASSIGN_OR_RETURN(SqliteStoreSpec parsed,
+                       ParseSqliteStoreSpec(spec, "/var/lib/okr/planning.db"));
   SqlitePlanningStoreOptions options;
-  if (question != absl::string_view::npos) {
-    for (absl::string_view option : absl::StrSplit(query, '&')) {
-      std::pair<absl::string_view, absl::string_view> kv =
-          absl::StrSplit(option, absl::MaxSplits('=', 1));
-      if (kv.first == "durability") {
-        if (kv.second == "process-crash") {
-          options.durability = SqliteDurability::kProcessCrash;
-        } else if (kv.second == "power-loss") {
-          options.durability = SqliteDurability::kPowerLoss;
-        } else {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "--store: durability=\"", kv.second,
-              "\" is not one of process-crash (default), power-loss"));
-        }
-      } else {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--store: unknown SQLite option \"", option,
-            "\"; the only option is durability=process-crash|power-loss"));
-      }
-    }
-  }
+  options.durability = parsed.durability;
   absl::StatusOr<std::unique_ptr<SqlitePlanningStore>> store =
-      SqlitePlanningStore::Open(path, options);
+      SqlitePlanningStore::Open(parsed.path, options);
   if (!store.ok()) return FlagError(store.status());
   return std::unique_ptr<PlanningStore>(*std::move(store));
 }
