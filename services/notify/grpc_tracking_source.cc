@@ -21,10 +21,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/grpc_status.h"
+#include "common/service_client.h"
+#include "common/status_macros.h"
 #include "okr/v1/tracking.grpc.pb.h"
 #include "services/notify/tracking_source.h"
-#include "services/planning/grpc_planning_service.h"
 
 namespace okr::notify {
 namespace {
@@ -38,27 +38,10 @@ constexpr int kReviewPageSize = 500;
 // (or an organisation far beyond any real one); stop rather than loop.
 constexpr int kMaxPages = 10000;
 
-// Both methods read, so retrying UNAVAILABLE (tracking not listening,
-// restarting, or its queue full) within the call's deadline is safe.
-constexpr char kServiceConfig[] = R"json({
-  "methodConfig": [{
-    "name": [{"service": "okr.v1.TrackingService"}],
-    "retryPolicy": {
-      "maxAttempts": 3,
-      "initialBackoff": "0.05s",
-      "maxBackoff": "0.2s",
-      "backoffMultiplier": 2,
-      "retryableStatusCodes": ["UNAVAILABLE"]
-    }
-  }]
-})json";
-
 class GrpcTrackingSource final : public TrackingSource {
  public:
-  GrpcTrackingSource(GrpcTrackingSourceOptions options, std::shared_ptr<grpc::Channel> channel)
-      : options_(std::move(options)),
-        channel_(std::move(channel)),
-        stub_(v1::TrackingService::NewStub(channel_)) {}
+  explicit GrpcTrackingSource(ServiceClient client)
+      : client_(std::move(client)), stub_(v1::TrackingService::NewStub(client_.channel())) {}
 
   absl::StatusOr<std::vector<v1::StaleKeyResult>> StaleKeyResults(
       absl::string_view organisation_id, absl::Time since) override {
@@ -77,9 +60,9 @@ class GrpcTrackingSource final : public TrackingSource {
     for (;;) {
       v1::ListStaleKeyResultsResponse response;
       grpc::ClientContext context;
-      Prepare(organisation_id, context);
+      client_.Prepare(organisation_id, context);
       const grpc::Status status = stub_->ListStaleKeyResults(&context, request, &response);
-      if (!status.ok()) return Failed("ListStaleKeyResults", status);
+      if (!status.ok()) return client_.Failed("ListStaleKeyResults", status);
       for (v1::StaleKeyResult& stale : *response.mutable_stale_key_results()) {
         result.push_back(std::move(stale));
       }
@@ -104,9 +87,9 @@ class GrpcTrackingSource final : public TrackingSource {
     for (;;) {
       v1::ListReviewsResponse response;
       grpc::ClientContext context;
-      Prepare(organisation_id, context);
+      client_.Prepare(organisation_id, context);
       const grpc::Status status = stub_->ListReviews(&context, request, &response);
-      if (!status.ok()) return Failed("ListReviews", status);
+      if (!status.ok()) return client_.Failed("ListReviews", status);
       for (v1::Review& review : *response.mutable_reviews()) result.push_back(std::move(review));
       if (response.next_page_token().empty()) return result;
       if (absl::Status s = guard.Next(response.next_page_token()); !s.ok()) return s;
@@ -137,30 +120,7 @@ class GrpcTrackingSource final : public TrackingSource {
     absl::flat_hash_set<std::string> seen_;
   };
 
-  void Prepare(absl::string_view organisation_id, grpc::ClientContext& context) const {
-    context.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
-    context.AddMetadata(std::string(planning::kOrganisationMetadataKey),
-                        std::string(organisation_id));
-    if (!options_.token.empty()) {
-      context.AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
-    }
-  }
-
-  // A transport failure (no answer within the deadline, or no connection)
-  // is UNAVAILABLE naming tracking's address, whatever the attempt saw: the
-  // caller's remedy is the same, retry later. Anything else is tracking's
-  // own answer and passes through, field violations included.
-  absl::Status Failed(absl::string_view method, const grpc::Status& status) const {
-    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
-        status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-      return absl::UnavailableError(absl::StrCat("tracking at ", options_.address, " unreachable: ",
-                                                 method, ": ", status.error_message()));
-    }
-    return ToAbslStatus(status);
-  }
-
-  const GrpcTrackingSourceOptions options_;
-  const std::shared_ptr<grpc::Channel> channel_;
+  const ServiceClient client_;
   const std::unique_ptr<v1::TrackingService::Stub> stub_;
 };
 
@@ -168,27 +128,11 @@ class GrpcTrackingSource final : public TrackingSource {
 
 absl::StatusOr<std::unique_ptr<TrackingSource>> NewGrpcTrackingSource(
     GrpcTrackingSourceOptions options) {
-  if (options.address.empty()) {
-    return absl::InvalidArgumentError("tracking_addr: tracking's HOST:PORT is required");
-  }
-  if (options.call_timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat("tracking_timeout: must be positive, got ",
-                                                   absl::FormatDuration(options.call_timeout)));
-  }
-  grpc::ChannelArguments args;
-  args.SetServiceConfigJSON(kServiceConfig);
-  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
-  // gRPC's defaults (1 s growing to 120 s) would keep failing calls fast
-  // for minutes after tracking came back.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
-  if (channel == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tracking_addr: cannot create a channel to '", options.address, "'"));
-  }
-  return std::make_unique<GrpcTrackingSource>(std::move(options), std::move(channel));
+  OKR_ASSIGN_OR_RETURN(
+      ServiceClient client,
+      ServiceClient::Create({"tracking", "okr.v1.TrackingService", std::move(options.address),
+                             options.call_timeout, std::move(options.token)}));
+  return std::make_unique<GrpcTrackingSource>(std::move(client));
 }
 
 }  // namespace okr::notify

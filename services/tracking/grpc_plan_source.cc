@@ -21,11 +21,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/grpc_status.h"
-#include "common/model_proto.h"
+#include "common/service_client.h"
 #include "common/status_macros.h"
+#include "common/model_proto.h"
 #include "okr/v1/planning.grpc.pb.h"
-#include "services/planning/grpc_planning_service.h"
 #include "services/tracking/plan_source.h"
 
 namespace okr::tracking {
@@ -33,24 +32,6 @@ namespace {
 
 // Tracking catches up in pages of planning's largest size.
 constexpr int kPageSize = 1000;
-
-// Retries UNAVAILABLE (planning not listening, restarting, or its queue
-// full) within the call's deadline. Both methods are safe to retry:
-// ListPlanChanges reads, and UpdateCycleState carries the version read, so a
-// retry of an attempt that did commit fails with ABORTED instead of moving
-// the cycle twice.
-constexpr char kServiceConfig[] = R"json({
-  "methodConfig": [{
-    "name": [{"service": "okr.v1.PlanningService"}],
-    "retryPolicy": {
-      "maxAttempts": 3,
-      "initialBackoff": "0.05s",
-      "maxBackoff": "0.2s",
-      "backoffMultiplier": 2,
-      "retryableStatusCodes": ["UNAVAILABLE"]
-    }
-  }]
-})json";
 
 // Planning's model conversion leaves organisation_id empty (tenancy is not
 // on the wire); the mirror expects it set, as planning's own state has it.
@@ -119,10 +100,8 @@ absl::StatusOr<PlanDelta> ToDelta(const v1::PlanChange& change, absl::string_vie
 
 class GrpcPlanSource final : public PlanSource {
  public:
-  GrpcPlanSource(GrpcPlanSourceOptions options, std::shared_ptr<grpc::Channel> channel)
-      : options_(std::move(options)),
-        channel_(std::move(channel)),
-        stub_(v1::PlanningService::NewStub(channel_)) {}
+  explicit GrpcPlanSource(ServiceClient client)
+      : client_(std::move(client)), stub_(v1::PlanningService::NewStub(client_.channel())) {}
 
   absl::StatusOr<PlanDeltaPage> ChangesAfter(absl::string_view organisation_id,
                                              int64_t after_sequence) override {
@@ -134,7 +113,7 @@ class GrpcPlanSource final : public PlanSource {
     request.set_page_size(kPageSize);
     v1::ListPlanChangesResponse response;
     grpc::ClientContext context;
-    Prepare(organisation_id, context);
+    client_.Prepare(organisation_id, context);
     const grpc::Status status = stub_->ListPlanChanges(&context, request, &response);
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
       // The request names no resource but the organisation, so NOT_FOUND
@@ -142,7 +121,7 @@ class GrpcPlanSource final : public PlanSource {
       // with no plan yet, which tracking treats as an empty plan.
       return PlanDeltaPage{};
     }
-    if (!status.ok()) return Failed("ListPlanChanges", status);
+    if (!status.ok()) return client_.Failed("ListPlanChanges", status);
 
     PlanDeltaPage page;
     page.latest_sequence = response.latest_sequence();
@@ -172,9 +151,9 @@ class GrpcPlanSource final : public PlanSource {
     request.set_version(version);
     v1::Cycle response;
     grpc::ClientContext context;
-    Prepare(organisation_id, context);
+    client_.Prepare(organisation_id, context);
     const grpc::Status status = stub_->UpdateCycleState(&context, request, &response);
-    if (!status.ok()) return Failed("UpdateCycleState", status);
+    if (!status.ok()) return client_.Failed("UpdateCycleState", status);
     absl::StatusOr<planning::Resource> cycle = Convert<Cycle>(response, organisation_id, "cycle");
     if (!cycle.ok()) {
       return absl::InternalError(absl::StrCat("planning's UpdateCycleState answered a cycle ",
@@ -184,30 +163,7 @@ class GrpcPlanSource final : public PlanSource {
   }
 
  private:
-  void Prepare(absl::string_view organisation_id, grpc::ClientContext& context) const {
-    context.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
-    context.AddMetadata(std::string(planning::kOrganisationMetadataKey),
-                        std::string(organisation_id));
-    if (!options_.token.empty()) {
-      context.AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
-    }
-  }
-
-  // A transport failure (no answer within the deadline, or no connection)
-  // is UNAVAILABLE naming planning's address, whatever the attempt saw: the
-  // caller's remedy is the same, retry later. Anything else is planning's
-  // own answer and passes through, field violations included.
-  absl::Status Failed(absl::string_view method, const grpc::Status& status) const {
-    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
-        status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-      return absl::UnavailableError(absl::StrCat("planning at ", options_.address, " unreachable: ",
-                                                 method, ": ", status.error_message()));
-    }
-    return ToAbslStatus(status);
-  }
-
-  const GrpcPlanSourceOptions options_;
-  const std::shared_ptr<grpc::Channel> channel_;
+  const ServiceClient client_;
   const std::unique_ptr<v1::PlanningService::Stub> stub_;
 };
 
@@ -235,27 +191,11 @@ absl::StatusOr<PlanCatchUp> CatchUpPlan(PlanSource& source, absl::string_view or
 }
 
 absl::StatusOr<std::unique_ptr<PlanSource>> NewGrpcPlanSource(GrpcPlanSourceOptions options) {
-  if (options.address.empty()) {
-    return absl::InvalidArgumentError("planning_addr: planning's HOST:PORT is required");
-  }
-  if (options.call_timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat("planning_timeout: must be positive, got ",
-                                                   absl::FormatDuration(options.call_timeout)));
-  }
-  grpc::ChannelArguments args;
-  args.SetServiceConfigJSON(kServiceConfig);
-  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
-  // gRPC's defaults (1 s growing to 120 s) would keep failing calls fast
-  // for minutes after planning came back.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
-  if (channel == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("planning_addr: cannot create a channel to '", options.address, "'"));
-  }
-  return std::make_unique<GrpcPlanSource>(std::move(options), std::move(channel));
+  OKR_ASSIGN_OR_RETURN(
+      ServiceClient client,
+      ServiceClient::Create({"planning", "okr.v1.PlanningService", std::move(options.address),
+                             options.call_timeout, std::move(options.token)}));
+  return std::make_unique<GrpcPlanSource>(std::move(client));
 }
 
 }  // namespace okr::tracking
