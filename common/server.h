@@ -59,6 +59,10 @@ struct ServerOptions {
   int max_receive_message_bytes = 4 * 1024 * 1024;
   // Null means plaintext. TLS / mTLS credentials come from the main's flags.
   std::shared_ptr<grpc::ServerCredentials> credentials = nullptr;
+  // When not empty, a second, plaintext server on this "HOST:PORT" serves
+  // only grpc.health.v1 with the main server's health (Kubernetes' gRPC
+  // probes do not speak TLS). Port 0 picks a free port; health_port() tells.
+  std::string health_listen_address = "";
   // Called on the builder just before the server starts, for what the options
   // do not cover (interceptors, a generic service, an extra plaintext health
   // port when TLS is on, resource quotas).

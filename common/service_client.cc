@@ -41,7 +41,11 @@ absl::StatusOr<ServiceClient> ServiceClient::Create(ServiceClientOptions options
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
+      grpc::CreateCustomChannel(options.address,
+                                options.credentials.channel != nullptr
+                                    ? options.credentials.channel
+                                    : grpc::InsecureChannelCredentials(),
+                                args);
   if (channel == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(options.peer, "_addr: cannot create a channel to '",
                                                    options.address, "'"));
@@ -53,9 +57,9 @@ void ServiceClient::Prepare(absl::string_view organisation_id,
                             grpc::ClientContext& context) const {
   context.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
   context.AddMetadata("okr-organisation-id", std::string(organisation_id));
-  if (!options_.token.empty()) {
-    context.AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
-  }
+  const std::string token =
+      options_.credentials.token ? options_.credentials.token() : options_.token;
+  if (!token.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
 }
 
 absl::Status ServiceClient::Failed(absl::string_view method, const grpc::Status& status) const {

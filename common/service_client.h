@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,16 @@
 #include "absl/time/time.h"
 
 namespace okr {
+
+// How a process authenticates to the services it calls (see
+// ServiceRuntime::PeerCredentials()).
+struct PeerCredentials {
+  // Null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> channel;
+  // Called for every call; a non-empty result is sent as
+  // "authorization: Bearer <token>". Null: no token.
+  std::function<std::string()> token;
+};
 
 struct ServiceClientOptions {
   // The peer's short name for messages and flag names: "planning" gives
@@ -31,6 +42,8 @@ struct ServiceClientOptions {
   absl::Duration call_timeout = absl::Seconds(2);
   // Bearer token sent as "authorization: Bearer <token>" when not empty.
   std::string token;
+  // TLS and a rotating token; credentials.token, when set, wins over `token`.
+  PeerCredentials credentials;
 };
 
 class ServiceClient {

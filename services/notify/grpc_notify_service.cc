@@ -252,8 +252,9 @@ struct NotifyGrpcService::Watches {
   WatchRegistry registry;
 };
 
-NotifyGrpcService::NotifyGrpcService(Notify* notify, WatchHub* hub, WorkerPool* pool)
-    : notify_(notify), hub_(hub), pool_(pool), watches_(std::make_unique<Watches>()) {}
+NotifyGrpcService::NotifyGrpcService(Notify* notify, WatchHub* hub, WorkerPool* pool,
+                                     const Authenticator& auth)
+    : notify_(notify), hub_(hub), pool_(pool), auth_(auth), watches_(std::make_unique<Watches>()) {}
 
 NotifyGrpcService::~NotifyGrpcService() = default;
 

@@ -19,6 +19,7 @@
 
 #include <memory>
 
+#include "common/auth.h"
 #include "common/worker_pool.h"
 #include "okr/v1/notify.grpc.pb.h"
 #include "services/notify/notify.h"
@@ -30,7 +31,8 @@ class NotifyGrpcService final : public v1::NotifyService::CallbackService {
  public:
   // None is owned; all must outlive the service, and the service must outlive
   // the server it is registered on.
-  NotifyGrpcService(Notify* notify, WatchHub* hub, WorkerPool* pool);
+  // `auth` says who calls (and is not owned; it must outlive the service).
+  NotifyGrpcService(Notify* notify, WatchHub* hub, WorkerPool* pool, const Authenticator& auth);
   ~NotifyGrpcService() override;
   NotifyGrpcService(const NotifyGrpcService&) = delete;
   NotifyGrpcService& operator=(const NotifyGrpcService&) = delete;
@@ -81,6 +83,7 @@ class NotifyGrpcService final : public v1::NotifyService::CallbackService {
   Notify* const notify_;
   WatchHub* const hub_;
   WorkerPool* const pool_;
+  const Authenticator& auth_;
   std::unique_ptr<Watches> watches_;
 };
 

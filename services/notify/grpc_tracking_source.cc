@@ -131,7 +131,8 @@ absl::StatusOr<std::unique_ptr<TrackingSource>> NewGrpcTrackingSource(
   OKR_ASSIGN_OR_RETURN(
       ServiceClient client,
       ServiceClient::Create({"tracking", "okr.v1.TrackingService", std::move(options.address),
-                             options.call_timeout, std::move(options.token)}));
+                             options.call_timeout, std::move(options.token),
+                             std::move(options.credentials)}));
   return std::make_unique<GrpcTrackingSource>(std::move(client));
 }
 

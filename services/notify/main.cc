@@ -32,6 +32,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/runtime.h"
 #include "common/redis.h"
 #include "common/server.h"
 #include "common/worker_pool.h"
@@ -223,11 +224,11 @@ int main(int argc, char** argv) {
                 "[--redis=HOST:PORT] [--planning_addr=HOST:PORT] "
                 "[--tracking_addr=HOST:PORT] [--ticker_interval=DURATION "
                 "--ticker_organisations=ORG,...] [other flags: --help]",
-       .env_flags = {"listen", "store", "redis", "planning_addr", "tracking_addr",
-                     "planning_timeout", "tracking_timeout", "workers", "max_queued",
-                     "shutdown_grace", "webhook_threads", "webhook_timeout",
-                     "webhook_max_attempts", "webhook_initial_backoff", "ticker_interval",
-                     "ticker_organisations"}});
+       .env_flags = okr::WithRuntimeEnvFlags(
+           {"listen", "store", "redis", "planning_addr", "tracking_addr", "planning_timeout",
+            "tracking_timeout", "workers", "max_queued", "shutdown_grace", "webhook_threads",
+            "webhook_timeout", "webhook_max_attempts", "webhook_initial_backoff",
+            "ticker_interval", "ticker_organisations"})});
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const std::string store_url = absl::GetFlag(FLAGS_store);
@@ -287,7 +288,21 @@ int main(int argc, char** argv) {
     redis_options = *std::move(parsed);
   }
 
+  absl::StatusOr<std::unique_ptr<okr::ServiceRuntime>> runtime_or =
+      okr::ServiceRuntime::FromFlags("notify");
+  if (!runtime_or.ok()) {
+    okr::LogError("bad flags", {{"error", runtime_or.status()}});
+    return 2;
+  }
+  okr::ServiceRuntime& runtime = **runtime_or;
+  absl::StatusOr<okr::PeerCredentials> peer_credentials = runtime.PeerCredentialsFor();
+  if (!peer_credentials.ok()) {
+    okr::LogError("bad flags", {{"error", peer_credentials.status()}});
+    return 2;
+  }
+
   okr::tracking::GrpcPlanSourceOptions plan_options;
+  plan_options.credentials = *peer_credentials;
   plan_options.address = planning_addr;
   plan_options.call_timeout = planning_timeout;
   absl::StatusOr<std::unique_ptr<okr::tracking::PlanSource>> plan =
@@ -299,6 +314,7 @@ int main(int argc, char** argv) {
   okr::notify::GrpcTrackingSourceOptions tracking_options;
   tracking_options.address = tracking_addr;
   tracking_options.call_timeout = tracking_timeout;
+  tracking_options.credentials = *peer_credentials;
   absl::StatusOr<std::unique_ptr<okr::notify::TrackingSource>> tracking =
       okr::notify::NewGrpcTrackingSource(tracking_options);
   if (!tracking.ok()) {
@@ -336,13 +352,26 @@ int main(int argc, char** argv) {
   okr::notify::Notify notify(store->get(), plan->get(), tracking->get(), publisher.get(), &hub,
                              &dispatcher);
   okr::WorkerPool pool({.threads = workers, .max_queued = max_queued, .name = "notify"});
-  okr::notify::NotifyGrpcService service(&notify, &hub, &pool);
+  okr::notify::NotifyGrpcService service(&notify, &hub, &pool, runtime.authenticator());
 
-  absl::StatusOr<std::unique_ptr<okr::Server>> server = okr::Server::Start(
-      {.listen_address = listen, .service_name = "notify", .shutdown_grace = shutdown_grace},
-      {&service});
+  okr::ServerOptions server_options{
+      .listen_address = listen, .service_name = "notify", .shutdown_grace = shutdown_grace};
+  if (absl::Status configured = runtime.ConfigureServer(server_options); !configured.ok()) {
+    okr::LogError("bad flags", {{"error", configured}});
+    pool.Shutdown();
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<okr::Server>> server =
+      okr::Server::Start(server_options, {&service});
   if (!server.ok()) {
     okr::LogError("cannot start", {{"listen", listen}, {"error", server.status()}});
+    pool.Shutdown();
+    return 1;
+  }
+  if (absl::Status started = runtime.Start(**server, [&store] { return (*store)->CheckHealth(); });
+      !started.ok()) {
+    okr::LogError("cannot start", {{"error", started}});
+    (*server)->Shutdown();
     pool.Shutdown();
     return 1;
   }
@@ -375,6 +404,7 @@ int main(int argc, char** argv) {
   const int signal = okr::WaitForShutdownSignal();
   okr::LogInfo("shutdown signal received", {{"signal", signal}});
   // Health first, so probes and balancers stop sending.
+  runtime.Stop();  // the health watch must not set SERVING again
   (*server)->SetServing(false);
   ticker.reset();
   // Watch streams never end by themselves; the server's drain would wait

@@ -220,6 +220,12 @@ class NotifyStore {
                                               std::optional<absl::Time> next_attempt) = 0;
   // Outbox tasks not yet finished, for health and tests.
   virtual absl::StatusOr<int64_t> PendingWebhookTasks() = 0;
+
+  // OK when the store can serve now (one cheap round trip); UNAVAILABLE
+  // naming the reason otherwise. The health watch calls it every few seconds
+  // and reports NOT_SERVING while it fails. Backends override it; the
+  // default (for in-memory test stores) is always OK.
+  virtual absl::Status CheckHealth() { return absl::OkStatus(); }
 };
 
 // Opens the store named by the --store flag: "sqlite:PATH" (created with its

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/service_client.h"
 #include "okr/v1/tracking.pb.h"
 
 namespace okr::notify {
@@ -41,6 +42,8 @@ struct GrpcTrackingSourceOptions {
   absl::Duration call_timeout = absl::Seconds(5);
   // Bearer token sent as "authorization: Bearer <token>" when not empty.
   std::string token;
+  // TLS and a rotating service token (ServiceRuntime::PeerCredentials()).
+  PeerCredentials credentials;
 };
 
 // A TrackingSource over okr.v1.TrackingService, built like

@@ -484,8 +484,9 @@ class PlanningGrpcService::WatchReactor final
 
 // --- The service ------------------------------------------------------------
 
-PlanningGrpcService::PlanningGrpcService(Planning* planning, WorkerPool* pool)
-    : planning_(planning), pool_(pool) {}
+PlanningGrpcService::PlanningGrpcService(Planning* planning, WorkerPool* pool,
+                                         const Authenticator& auth)
+    : planning_(planning), pool_(pool), auth_(auth) {}
 
 PlanningGrpcService::~PlanningGrpcService() = default;
 

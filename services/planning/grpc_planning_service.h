@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/auth.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -68,7 +69,8 @@ class PlanningGrpcService final : public v1::PlanningService::CallbackService {
   // Neither is owned. Both must outlive the service, and the service must
   // outlive the server it is registered on; `pool` must run every task it
   // accepted before `planning` goes away (WorkerPool::Shutdown does).
-  PlanningGrpcService(Planning* planning, WorkerPool* pool);
+  // `auth` says who calls (and is not owned; it must outlive the service).
+  PlanningGrpcService(Planning* planning, WorkerPool* pool, const Authenticator& auth);
   ~PlanningGrpcService() override;
   PlanningGrpcService(const PlanningGrpcService&) = delete;
   PlanningGrpcService& operator=(const PlanningGrpcService&) = delete;
@@ -279,6 +281,7 @@ class PlanningGrpcService final : public v1::PlanningService::CallbackService {
 
   Planning* const planning_;
   WorkerPool* const pool_;
+  const Authenticator& auth_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/runtime.h"
 #include "common/server.h"
 #include "common/worker_pool.h"
 #include "services/planning/grpc_planning_service.h"
@@ -60,8 +61,8 @@ int main(int argc, char** argv) {
                 "environment when not given on the command line.\n\nUsage: "
                 "okr-planning [--listen=HOST:PORT] [--store=sqlite:PATH] "
                 "[--workers=N] [--max_queued=N] [--shutdown_grace=10s]",
-       .env_flags = {"listen", "store", "workers", "max_queued",
-                     "shutdown_grace"}});
+       .env_flags = okr::WithRuntimeEnvFlags(
+           {"listen", "store", "workers", "max_queued", "shutdown_grace"})});
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const std::string store_url = absl::GetFlag(FLAGS_store);
@@ -77,6 +78,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  absl::StatusOr<std::unique_ptr<okr::ServiceRuntime>> runtime_or =
+      okr::ServiceRuntime::FromFlags("planning");
+  if (!runtime_or.ok()) {
+    okr::LogError("bad flags", {{"error", runtime_or.status()}});
+    return 2;
+  }
+  okr::ServiceRuntime& runtime = **runtime_or;
+
   absl::StatusOr<std::unique_ptr<okr::planning::PlanningStore>> store =
       okr::planning::OpenPlanningStore(store_url);
   if (!store.ok()) {
@@ -87,17 +96,27 @@ int main(int argc, char** argv) {
   okr::planning::Planning planning(store->get());
   okr::WorkerPool pool(
       {.threads = workers, .max_queued = max_queued, .name = "planning"});
-  okr::planning::PlanningGrpcService service(&planning, &pool);
+  okr::planning::PlanningGrpcService service(&planning, &pool, runtime.authenticator());
 
   // The store is open, so the server may report SERVING as it starts.
-  absl::StatusOr<std::unique_ptr<okr::Server>> server = okr::Server::Start(
-      {.listen_address = listen,
-       .service_name = "planning",
-       .shutdown_grace = shutdown_grace},
-      {&service});
+  okr::ServerOptions server_options{.listen_address = listen,
+                                    .service_name = "planning",
+                                    .shutdown_grace = shutdown_grace};
+  if (absl::Status configured = runtime.ConfigureServer(server_options); !configured.ok()) {
+    okr::LogError("bad flags", {{"error", configured}});
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<okr::Server>> server =
+      okr::Server::Start(server_options, {&service});
   if (!server.ok()) {
     okr::LogError("cannot start", {{"listen", listen},
                                    {"error", server.status()}});
+    return 1;
+  }
+  if (absl::Status started =
+          runtime.Start(**server, [&store] { return (*store)->CheckHealth(); });
+      !started.ok()) {
+    okr::LogError("cannot start", {{"error", started}});
     return 1;
   }
   okr::LogInfo("serving", {{"listen", (*server)->address()},
@@ -110,6 +129,7 @@ int main(int argc, char** argv) {
   okr::LogInfo("shutdown signal received", {{"signal", signal}});
   // Health first, so probes and balancers stop sending; then the streams,
   // which would otherwise keep the drain waiting for the whole grace period.
+  runtime.Stop();  // the health watch must not set SERVING again
   (*server)->SetServing(false);
   service.StopStreams();
   (*server)->Shutdown();

@@ -123,6 +123,12 @@ class PlanningStore {
   virtual absl::StatusOr<std::optional<StoredRequest>> FindRequest(
       absl::string_view organisation_id, absl::string_view method,
       absl::string_view request_id) = 0;
+
+  // OK when the store can serve now (one cheap round trip); UNAVAILABLE
+  // naming the reason otherwise. The health watch calls it every few seconds
+  // and reports NOT_SERVING while it fails. Backends override it; the
+  // default (for in-memory test stores) is always OK.
+  virtual absl::Status CheckHealth() { return absl::OkStatus(); }
 };
 
 // The shape checks every PlanningStore::Commit makes before it touches

@@ -194,7 +194,8 @@ absl::StatusOr<std::unique_ptr<PlanSource>> NewGrpcPlanSource(GrpcPlanSourceOpti
   OKR_ASSIGN_OR_RETURN(
       ServiceClient client,
       ServiceClient::Create({"planning", "okr.v1.PlanningService", std::move(options.address),
-                             options.call_timeout, std::move(options.token)}));
+                             options.call_timeout, std::move(options.token),
+                             std::move(options.credentials)}));
   return std::make_unique<GrpcPlanSource>(std::move(client));
 }
 

@@ -30,8 +30,9 @@ grpc::Status NoOrganisation() {
 
 }  // namespace
 
-TrackingGrpcService::TrackingGrpcService(Tracking* tracking, WorkerPool* pool)
-    : tracking_(tracking), pool_(pool) {}
+TrackingGrpcService::TrackingGrpcService(Tracking* tracking, WorkerPool* pool,
+                                         const Authenticator& auth)
+    : tracking_(tracking), pool_(pool), auth_(auth) {}
 
 template <typename Fn>
 grpc::ServerUnaryReactor* TrackingGrpcService::WithOrganisation(

@@ -17,6 +17,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/auth.h"
 #include "common/worker_pool.h"
 #include "okr/v1/tracking.grpc.pb.h"
 #include "services/tracking/tracking.h"
@@ -28,7 +29,8 @@ class TrackingGrpcService final : public v1::TrackingService::CallbackService {
   // Neither is owned. Both must outlive the service, and the service must
   // outlive the server it is registered on; `pool` must run every task it
   // accepted before `tracking` goes away (WorkerPool::Shutdown does).
-  TrackingGrpcService(Tracking* tracking, WorkerPool* pool);
+  // `auth` says who calls (and is not owned; it must outlive the service).
+  TrackingGrpcService(Tracking* tracking, WorkerPool* pool, const Authenticator& auth);
   TrackingGrpcService(const TrackingGrpcService&) = delete;
   TrackingGrpcService& operator=(const TrackingGrpcService&) = delete;
 
@@ -78,6 +80,7 @@ class TrackingGrpcService final : public v1::TrackingService::CallbackService {
 
   Tracking* const tracking_;
   WorkerPool* const pool_;
+  const Authenticator& auth_;
 };
 
 }  // namespace okr::tracking

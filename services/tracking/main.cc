@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/runtime.h"
 #include "common/redis.h"
 #include "common/server.h"
 #include "common/worker_pool.h"
@@ -214,8 +215,9 @@ int main(int argc, char** argv) {
                           "[--redis=HOST:PORT] [--planning_addr=HOST:PORT] "
                           "[--planning_timeout=2s] [--workers=N] [--max_queued=N] "
                           "[--shutdown_grace=10s] [--grace_days=7]",
-                 .env_flags = {"listen", "store", "redis", "planning_addr", "planning_timeout",
-                               "workers", "max_queued", "shutdown_grace", "grace_days"}});
+                 .env_flags = okr::WithRuntimeEnvFlags(
+                     {"listen", "store", "redis", "planning_addr", "planning_timeout", "workers",
+                      "max_queued", "shutdown_grace", "grace_days"})});
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const std::string store_url = absl::GetFlag(FLAGS_store);
@@ -248,6 +250,14 @@ int main(int argc, char** argv) {
     redis_options = *std::move(parsed);
   }
 
+  absl::StatusOr<std::unique_ptr<okr::ServiceRuntime>> runtime_or =
+      okr::ServiceRuntime::FromFlags("tracking");
+  if (!runtime_or.ok()) {
+    okr::LogError("bad flags", {{"error", runtime_or.status()}});
+    return 2;
+  }
+  okr::ServiceRuntime& runtime = **runtime_or;
+
   absl::StatusOr<std::unique_ptr<okr::tracking::TrackingStore>> store =
       okr::tracking::OpenTrackingStore(store_url);
   if (!store.ok()) {
@@ -265,6 +275,12 @@ int main(int argc, char** argv) {
   okr::tracking::GrpcPlanSourceOptions plan_options;
   plan_options.address = planning_addr;
   plan_options.call_timeout = planning_timeout;
+  absl::StatusOr<okr::PeerCredentials> peer_credentials = runtime.PeerCredentialsFor();
+  if (!peer_credentials.ok()) {
+    okr::LogError("bad flags", {{"error", peer_credentials.status()}});
+    return 2;
+  }
+  plan_options.credentials = *peer_credentials;
   absl::StatusOr<std::unique_ptr<okr::tracking::PlanSource>> plan =
       okr::tracking::NewGrpcPlanSource(plan_options);
   if (!plan.ok()) {
@@ -275,13 +291,26 @@ int main(int argc, char** argv) {
   tracking_options.default_grace_days = grace_days;
   okr::tracking::Tracking tracking(store->get(), plan->get(), cache.get(), tracking_options);
   okr::WorkerPool pool({.threads = workers, .max_queued = max_queued, .name = "tracking"});
-  okr::tracking::TrackingGrpcService service(&tracking, &pool);
+  okr::tracking::TrackingGrpcService service(&tracking, &pool, runtime.authenticator());
 
-  absl::StatusOr<std::unique_ptr<okr::Server>> server = okr::Server::Start(
-      {.listen_address = listen, .service_name = "tracking", .shutdown_grace = shutdown_grace},
-      {&service});
+  okr::ServerOptions server_options{
+      .listen_address = listen, .service_name = "tracking", .shutdown_grace = shutdown_grace};
+  if (absl::Status configured = runtime.ConfigureServer(server_options); !configured.ok()) {
+    okr::LogError("bad flags", {{"error", configured}});
+    pool.Shutdown();
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<okr::Server>> server =
+      okr::Server::Start(server_options, {&service});
   if (!server.ok()) {
     okr::LogError("cannot start", {{"listen", listen}, {"error", server.status()}});
+    pool.Shutdown();
+    return 1;
+  }
+  if (absl::Status started = runtime.Start(**server, [&store] { return (*store)->CheckHealth(); });
+      !started.ok()) {
+    okr::LogError("cannot start", {{"error", started}});
+    (*server)->Shutdown();
     pool.Shutdown();
     return 1;
   }
@@ -306,6 +335,7 @@ int main(int argc, char** argv) {
   // Health first, so probes and balancers stop sending; the maintenance
   // thread is told first so that it cannot set its entry back to SERVING.
   maintenance->BeginStop();
+  runtime.Stop();  // the health watch must not set SERVING again
   (*server)->SetServing(false);
   maintenance.reset();
   (*server)->Shutdown();

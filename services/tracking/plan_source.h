@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/service_client.h"
 #include "common/model.h"
 #include "services/planning/org_state.h"
 
@@ -84,6 +85,8 @@ struct GrpcPlanSourceOptions {
   absl::Duration call_timeout = absl::Seconds(2);
   // Bearer token sent as "authorization: Bearer <token>" when not empty.
   std::string token;
+  // TLS and a rotating service token (ServiceRuntime::PeerCredentials()).
+  PeerCredentials credentials;
 };
 
 // A PlanSource over okr.v1.PlanningService. The channel is created at once

@@ -186,6 +186,12 @@ class TrackingStore {
 
   // The organisation's latest sequence; 0 when nothing is stored.
   virtual absl::StatusOr<int64_t> LatestSequence(absl::string_view organisation_id) = 0;
+
+  // OK when the store can serve now (one cheap round trip); UNAVAILABLE
+  // naming the reason otherwise. The health watch calls it every few seconds
+  // and reports NOT_SERVING while it fails. Backends override it; the
+  // default (for in-memory test stores) is always OK.
+  virtual absl::Status CheckHealth() { return absl::OkStatus(); }
 };
 
 // Opens the store named by the --store flag: "sqlite:PATH" (created with its

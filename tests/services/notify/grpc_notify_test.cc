@@ -662,7 +662,7 @@ class WatchRemindersTest : public ::testing::Test {
     OKR_ASSERT_OK_AND_ASSIGN(tracking_, NewGrpcTrackingSource(TrackingAt(nowhere)));
     notify_ = std::make_unique<Notify>(store_.get(), plan_.get(), tracking_.get(), nullptr, &hub_,
                                        nullptr);
-    service_ = std::make_unique<NotifyGrpcService>(notify_.get(), &hub_, &pool_);
+    service_ = std::make_unique<NotifyGrpcService>(notify_.get(), &hub_, &pool_, *auth_);
     OKR_ASSERT_OK_AND_ASSIGN(
         server_, Server::Start({.listen_address = "127.0.0.1:0",
                                 .service_name = "notify-test",
@@ -703,6 +703,7 @@ class WatchRemindersTest : public ::testing::Test {
   std::unique_ptr<tracking::PlanSource> plan_;
   std::unique_ptr<TrackingSource> tracking_;
   std::unique_ptr<Notify> notify_;
+  std::unique_ptr<Authenticator> auth_ = Authenticator::Disabled();
   std::unique_ptr<NotifyGrpcService> service_;
   std::unique_ptr<Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
