@@ -158,14 +158,17 @@ done
 [[ -n "$redis_port" ]] || { tail -n 20 "$data/redis.log" >&2; fail "redis-server did not start"; }
 echo "redis-server    127.0.0.1:$redis_port  (pid $redis_pid, no persistence, log $data/redis.log)"
 
-"$bin/okr-planning" --listen=127.0.0.1:0 --store="sqlite:$data/planning.db" \
+# Local development: the services run with --auth=false (every caller may act
+# for any organisation, named in okr-organisation-id), and say so in their logs.
+echo "auth is OFF (--auth=false): local development only; see docs/operations.md for tokens"
+"$bin/okr-planning" --auth=false --listen=127.0.0.1:0 --store="sqlite:$data/planning.db" \
   >"$data/planning.log" 2>&1 &
 planning_pid=$!
 pids+=("$planning_pid")
 planning_addr=$(logged_address okr-planning "$planning_pid" "$data/planning.log")
 echo "okr-planning    $planning_addr  (pid $planning_pid, store $data/planning.db, log $data/planning.log)"
 
-"$bin/okr-tracking" --listen=127.0.0.1:0 --store="sqlite:$data/tracking.db" \
+"$bin/okr-tracking" --auth=false --listen=127.0.0.1:0 --store="sqlite:$data/tracking.db" \
   --redis="127.0.0.1:$redis_port" --planning_addr="$planning_addr" \
   >"$data/tracking.log" 2>&1 &
 tracking_pid=$!
@@ -173,7 +176,7 @@ pids+=("$tracking_pid")
 tracking_addr=$(logged_address okr-tracking "$tracking_pid" "$data/tracking.log")
 echo "okr-tracking    $tracking_addr  (pid $tracking_pid, store $data/tracking.db, log $data/tracking.log)"
 
-"$bin/okr-notify" --listen=127.0.0.1:0 --store="sqlite:$data/notify.db" \
+"$bin/okr-notify" --auth=false --listen=127.0.0.1:0 --store="sqlite:$data/notify.db" \
   --redis="127.0.0.1:$redis_port" --planning_addr="$planning_addr" \
   --tracking_addr="$tracking_addr" >"$data/notify.log" 2>&1 &
 notify_pid=$!

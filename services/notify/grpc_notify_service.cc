@@ -12,36 +12,17 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
-#include "services/planning/grpc_planning_service.h"
 
 namespace okr::notify {
 namespace {
-
-using planning::kOrganisationMetadataKey;
 
 // Reminders a watcher may have queued while its client reads slowly; beyond
 // that the oldest are dropped (the API promises at-most-once, and a durable
 // consumer reads the Redis stream instead).
 constexpr size_t kWatchQueueCapacity = 1000;
-
-// The caller's organisation, or nullopt when the metadata lacks it.
-std::optional<std::string> OrganisationOf(const grpc::CallbackServerContext& context) {
-  const auto& metadata = context.client_metadata();
-  const auto it = metadata.find(
-      grpc::string_ref(kOrganisationMetadataKey.data(), kOrganisationMetadataKey.size()));
-  if (it == metadata.end() || it->second.empty()) return std::nullopt;
-  return std::string(it->second.data(), it->second.size());
-}
-
-grpc::Status NoOrganisation() {
-  return grpc::Status(
-      grpc::StatusCode::UNAUTHENTICATED,
-      absl::StrCat("no organisation: send ", kOrganisationMetadataKey, " metadata (auth is off)"));
-}
 
 grpc::Status ShuttingDown() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -122,11 +103,10 @@ class WatchRegistry {
 class WatchReactor final : public grpc::ServerWriteReactor<v1::Reminder> {
  public:
   WatchReactor(WatchRegistry* watches, WatchHub* hub,
-               std::optional<std::string> organisation_id,
-               const v1::WatchRemindersRequest& request)
+               absl::StatusOr<Caller> caller, const v1::WatchRemindersRequest& request)
       : watches_(watches), hub_(hub), state_(std::make_shared<WatchState>(this)) {
-    if (!organisation_id.has_value()) {
-      state_->Finish(NoOrganisation());
+    if (!caller.ok()) {
+      state_->Finish(ToGrpcStatus(caller.status()));
       return;
     }
     if (absl::Status valid = Notify::ValidateWatch(request); !valid.ok()) {
@@ -141,8 +121,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Reminder> {
     // Before any reminder: the client learns that the watch is established
     // (and may then trigger publications it wants to see).
     StartSendInitialMetadata();
-    organisation_id_ = *organisation_id;
-    WatchFilter filter{*std::move(organisation_id), request};
+    organisation_id_ = caller->organisation_id;
+    WatchFilter filter{std::move(caller->organisation_id), request};
     std::weak_ptr<WatchState> weak = state_;
     handle_ = hub_->Subscribe(std::move(filter), [weak](const v1::Reminder& reminder) {
       if (std::shared_ptr<WatchState> state = weak.lock()) state->Offer(reminder);
@@ -267,21 +247,25 @@ void NotifyGrpcService::Shutdown() {
 
 template <typename Fn>
 grpc::ServerUnaryReactor* NotifyGrpcService::WithOrganisation(
-    grpc::CallbackServerContext* context, Fn fn) {
-  std::optional<std::string> org = OrganisationOf(*context);
-  if (!org.has_value()) {
+    grpc::CallbackServerContext* context, Role required, Fn fn) {
+  // On gRPC's thread: Authorize only compares digests (and at most once a
+  // second stats the tokens file), so a refused call never takes a worker.
+  absl::StatusOr<Caller> caller = auth_.Authorize(*context, required);
+  if (!caller.ok()) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(NoOrganisation());
+    reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
   }
   return RunUnary(context, *pool_,
-                  [fn = std::move(fn), org = *std::move(org)]() mutable { return fn(org); });
+                  [fn = std::move(fn), org = std::move(caller->organisation_id)]() mutable {
+                    return fn(org);
+                  });
 }
 
 grpc::ServerUnaryReactor* NotifyGrpcService::SetReminderPolicy(
     grpc::CallbackServerContext* context, const v1::SetReminderPolicyRequest* request,
     v1::ReminderPolicy* response) {
-  return WithOrganisation(context, [this, request, response](const std::string& org) {
+  return WithOrganisation(context, Role::kAdmin, [this, request, response](const std::string& org) {
     return notify_->SetReminderPolicy(org, *request, response);
   });
 }
@@ -289,23 +273,25 @@ grpc::ServerUnaryReactor* NotifyGrpcService::SetReminderPolicy(
 grpc::ServerUnaryReactor* NotifyGrpcService::GetReminderPolicy(
     grpc::CallbackServerContext* context, const v1::GetReminderPolicyRequest* request,
     v1::ReminderPolicy* response) {
-  return WithOrganisation(context, [this, request, response](const std::string& org) {
-    return notify_->GetReminderPolicy(org, *request, response);
-  });
+  return WithOrganisation(context, Role::kReader,
+                          [this, request, response](const std::string& org) {
+                            return notify_->GetReminderPolicy(org, *request, response);
+                          });
 }
 
 grpc::ServerUnaryReactor* NotifyGrpcService::ListReminderPolicies(
     grpc::CallbackServerContext* context, const v1::ListReminderPoliciesRequest* request,
     v1::ListReminderPoliciesResponse* response) {
-  return WithOrganisation(context, [this, request, response](const std::string& org) {
-    return notify_->ListReminderPolicies(org, *request, response);
-  });
+  return WithOrganisation(context, Role::kReader,
+                          [this, request, response](const std::string& org) {
+                            return notify_->ListReminderPolicies(org, *request, response);
+                          });
 }
 
 grpc::ServerUnaryReactor* NotifyGrpcService::DeleteReminderPolicy(
     grpc::CallbackServerContext* context, const v1::DeleteReminderPolicyRequest* request,
     google::protobuf::Empty* /*response*/) {
-  return WithOrganisation(context, [this, request](const std::string& org) {
+  return WithOrganisation(context, Role::kAdmin, [this, request](const std::string& org) {
     return notify_->DeleteReminderPolicy(org, *request);
   });
 }
@@ -313,7 +299,7 @@ grpc::ServerUnaryReactor* NotifyGrpcService::DeleteReminderPolicy(
 grpc::ServerUnaryReactor* NotifyGrpcService::CreateWebhook(grpc::CallbackServerContext* context,
                                                            const v1::CreateWebhookRequest* request,
                                                            v1::Webhook* response) {
-  return WithOrganisation(context, [this, request, response](const std::string& org) {
+  return WithOrganisation(context, Role::kAdmin, [this, request, response](const std::string& org) {
     return notify_->CreateWebhook(org, *request, response);
   });
 }
@@ -321,7 +307,7 @@ grpc::ServerUnaryReactor* NotifyGrpcService::CreateWebhook(grpc::CallbackServerC
 grpc::ServerUnaryReactor* NotifyGrpcService::ListWebhooks(grpc::CallbackServerContext* context,
                                                           const v1::ListWebhooksRequest* request,
                                                           v1::ListWebhooksResponse* response) {
-  return WithOrganisation(context, [this, request, response](const std::string& org) {
+  return WithOrganisation(context, Role::kAdmin, [this, request, response](const std::string& org) {
     return notify_->ListWebhooks(org, *request, response);
   });
 }
@@ -329,7 +315,7 @@ grpc::ServerUnaryReactor* NotifyGrpcService::ListWebhooks(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* NotifyGrpcService::DeleteWebhook(grpc::CallbackServerContext* context,
                                                            const v1::DeleteWebhookRequest* request,
                                                            google::protobuf::Empty* /*response*/) {
-  return WithOrganisation(context, [this, request](const std::string& org) {
+  return WithOrganisation(context, Role::kAdmin, [this, request](const std::string& org) {
     return notify_->DeleteWebhook(org, *request);
   });
 }
@@ -337,7 +323,7 @@ grpc::ServerUnaryReactor* NotifyGrpcService::DeleteWebhook(grpc::CallbackServerC
 grpc::ServerUnaryReactor* NotifyGrpcService::RunDueReminders(
     grpc::CallbackServerContext* context, const v1::RunDueRemindersRequest* request,
     v1::RunDueRemindersResponse* response) {
-  return WithOrganisation(context, [this, request, response](const std::string& org) {
+  return WithOrganisation(context, Role::kAdmin, [this, request, response](const std::string& org) {
     return notify_->RunDueReminders(org, *request, response);
   });
 }
@@ -346,23 +332,26 @@ grpc::ServerWriteReactor<v1::Reminder>* NotifyGrpcService::WatchReminders(
     grpc::CallbackServerContext* context, const v1::WatchRemindersRequest* request) {
   // Runs on gRPC's thread: validation, registration and the subscription are
   // all in memory, nothing here blocks.
-  return new WatchReactor(&watches_->registry, hub_, OrganisationOf(*context), *request);
+  return new WatchReactor(&watches_->registry, hub_, auth_.Authorize(*context, Role::kReader),
+                          *request);
 }
 
 grpc::ServerUnaryReactor* NotifyGrpcService::ListReminders(
     grpc::CallbackServerContext* context, const v1::ListRemindersRequest* request,
     v1::ListRemindersResponse* response) {
-  return WithOrganisation(context, [this, request, response](const std::string& org) {
-    return notify_->ListReminders(org, *request, response);
-  });
+  return WithOrganisation(context, Role::kReader,
+                          [this, request, response](const std::string& org) {
+                            return notify_->ListReminders(org, *request, response);
+                          });
 }
 
 grpc::ServerUnaryReactor* NotifyGrpcService::ListDeliveries(
     grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request,
     v1::ListDeliveriesResponse* response) {
-  return WithOrganisation(context, [this, request, response](const std::string& org) {
-    return notify_->ListDeliveries(org, *request, response);
-  });
+  return WithOrganisation(context, Role::kReader,
+                          [this, request, response](const std::string& org) {
+                            return notify_->ListDeliveries(org, *request, response);
+                          });
 }
 
 }  // namespace okr::notify

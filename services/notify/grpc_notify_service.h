@@ -9,9 +9,13 @@
 // in flight at a time, and ends with UNAVAILABLE when the service shuts down
 // (Shutdown()); otherwise it runs until the client cancels it.
 //
-// Tenancy: until auth lands, the caller's organisation is the
-// `okr-organisation-id` request metadata entry; without it every call fails
-// with UNAUTHENTICATED before any work is queued.
+// Tenancy and roles: every handler first asks the Authenticator
+// (common/auth.h) for the caller with the role the RPC needs: reader for
+// GetReminderPolicy, ListReminderPolicies, WatchReminders, ListReminders and
+// ListDeliveries; admin for the policy and webhook edits, ListWebhooks (a
+// webhook URL is itself a secret) and RunDueReminders. A refusal
+// (UNAUTHENTICATED, PERMISSION_DENIED) is answered before any work is
+// queued; the organisation the use-case sees is always the caller's.
 #ifndef OKR_SERVICES_NOTIFY_GRPC_NOTIFY_SERVICE_H_
 #define OKR_SERVICES_NOTIFY_GRPC_NOTIFY_SERVICE_H_
 
@@ -77,8 +81,11 @@ class NotifyGrpcService final : public v1::NotifyService::CallbackService {
  private:
   struct Watches;  // the open watch reactors, for Shutdown
 
+  // Runs `fn(org)` on the pool with the caller's organisation, or finishes
+  // the call at once with Authorize's refusal.
   template <typename Fn>
-  grpc::ServerUnaryReactor* WithOrganisation(grpc::CallbackServerContext* context, Fn fn);
+  grpc::ServerUnaryReactor* WithOrganisation(grpc::CallbackServerContext* context, Role required,
+                                             Fn fn);
 
   Notify* const notify_;
   WatchHub* const hub_;

@@ -38,21 +38,12 @@ constexpr int kMaxChangeScanPages = 10;
 // The prefix inside a ListPlanChanges page token (before base64).
 constexpr absl::string_view kChangeTokenPrefix = "okr.pc.v1:";
 
-// The caller's organisation, or nullopt when the metadata lacks it.
-std::optional<std::string> OrganisationOf(
-    const grpc::CallbackServerContext& context) {
-  const auto& metadata = context.client_metadata();
-  const auto it = metadata.find(grpc::string_ref(
-      kOrganisationMetadataKey.data(), kOrganisationMetadataKey.size()));
-  if (it == metadata.end() || it->second.empty()) return std::nullopt;
-  return std::string(it->second.data(), it->second.size());
-}
-
-grpc::Status NoOrganisation() {
-  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                      absl::StrCat("no organisation: send ",
-                                   kOrganisationMetadataKey,
-                                   " metadata (auth is off)"));
+// Finishes a unary call at once with an authorization refusal.
+grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
 }
 
 // The idempotency key of a create-like request: its request_id and the
@@ -518,17 +509,16 @@ int PlanningGrpcService::live_streams() const {
 
 template <typename Fn>
 grpc::ServerUnaryReactor* PlanningGrpcService::WithOrganisation(
-    grpc::CallbackServerContext* context, Fn fn) {
-  std::optional<std::string> org = OrganisationOf(*context);
-  if (!org.has_value()) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(NoOrganisation());
-    return reactor;
-  }
-  return RunUnary(context, *pool_,
-                  [fn = std::move(fn), org = *std::move(org)]() mutable {
-                    return fn(org);
-                  });
+    grpc::CallbackServerContext* context, Role required, Fn fn) {
+  // On gRPC's thread: Authorize only compares digests (and at most once a
+  // second stats the tokens file), so a refused call never takes a worker.
+  absl::StatusOr<Caller> caller = auth_.Authorize(*context, required);
+  if (!caller.ok()) return Refuse(context, caller.status());
+  return RunUnary(
+      context, *pool_,
+      [fn = std::move(fn), org = std::move(caller->organisation_id)]() mutable {
+        return fn(org);
+      });
 }
 
 // --- Organisation ------------------------------------------------------------
@@ -537,6 +527,11 @@ grpc::ServerUnaryReactor* PlanningGrpcService::BootstrapOrganisation(
     grpc::CallbackServerContext* context,
     const v1::BootstrapOrganisationRequest* request,
     v1::Organisation* response) {
+  // The one call whose body names the organisation: an admin token may
+  // bootstrap only its own, a service token any.
+  absl::StatusOr<Caller> caller =
+      auth_.AuthorizeFor(*context, Role::kAdmin, request->organisation_id());
+  if (!caller.ok()) return Refuse(context, caller.status());
   return RunUnary(context, *pool_, [this, request, response]() -> absl::Status {
     OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
     Organisation organisation;
@@ -555,7 +550,8 @@ grpc::ServerUnaryReactor* PlanningGrpcService::GetOrganisation(
     grpc::CallbackServerContext* context, const v1::GetOrganisationRequest*,
     v1::Organisation* response) {
   return WithOrganisation(
-      context, [this, response](const std::string& org) -> absl::Status {
+      context, Role::kReader,
+      [this, response](const std::string& org) -> absl::Status {
         OKR_ASSIGN_OR_RETURN(Organisation organisation,
                              planning_->GetOrganisation(org));
         *response = ToProto(organisation);
@@ -566,19 +562,19 @@ grpc::ServerUnaryReactor* PlanningGrpcService::GetOrganisation(
 grpc::ServerUnaryReactor* PlanningGrpcService::UpdateOrganisation(
     grpc::CallbackServerContext* context,
     const v1::UpdateOrganisationRequest* request, v1::Organisation* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    Organisation values;
-    OKR_RETURN_IF_ERROR(
-        FromProto(request->organisation(), "organisation", &values));
-    OKR_ASSIGN_OR_RETURN(
-        Organisation updated,
-        planning_->UpdateOrganisation(org, values,
-                                      PathsOf(request->update_mask()),
-                                      request->version()));
-    *response = ToProto(updated);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kAdmin,
+      [this, request, response](const std::string& org) -> absl::Status {
+        Organisation values;
+        OKR_RETURN_IF_ERROR(
+            FromProto(request->organisation(), "organisation", &values));
+        OKR_ASSIGN_OR_RETURN(Organisation updated,
+                             planning_->UpdateOrganisation(
+                                 org, values, PathsOf(request->update_mask()),
+                                 request->version()));
+        *response = ToProto(updated);
+        return absl::OkStatus();
+      });
 }
 
 // --- Teams ---------------------------------------------------------------------
@@ -586,67 +582,73 @@ grpc::ServerUnaryReactor* PlanningGrpcService::UpdateOrganisation(
 grpc::ServerUnaryReactor* PlanningGrpcService::CreateTeam(
     grpc::CallbackServerContext* context, const v1::CreateTeamRequest* request,
     v1::Team* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
-    Team team;
-    OKR_RETURN_IF_ERROR(FromProto(request->team(), "team", &team));
-    OKR_ASSIGN_OR_RETURN(Team created,
-                         planning_->CreateTeam(org, std::move(team), key));
-    *response = ToProto(created);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kAdmin,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
+        Team team;
+        OKR_RETURN_IF_ERROR(FromProto(request->team(), "team", &team));
+        OKR_ASSIGN_OR_RETURN(Team created,
+                             planning_->CreateTeam(org, std::move(team), key));
+        *response = ToProto(created);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::GetTeam(
     grpc::CallbackServerContext* context, const v1::GetTeamRequest* request,
     v1::Team* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(Team team, planning_->GetTeam(org, request->id()));
-    *response = ToProto(team);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(Team team, planning_->GetTeam(org, request->id()));
+        *response = ToProto(team);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::ListTeams(
     grpc::CallbackServerContext* context, const v1::ListTeamsRequest* request,
     v1::ListTeamsResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    TeamFilter filter;
-    filter.parent_team_id = request->parent_team_id();
-    filter.person_id = request->person_id();
-    OKR_ASSIGN_OR_RETURN(
-        Page<Team> page,
-        planning_->ListTeams(
-            org, filter, PageOf(request->page_size(), request->page_token())));
-    FillPage(page, response, response->mutable_teams());
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        TeamFilter filter;
+        filter.parent_team_id = request->parent_team_id();
+        filter.person_id = request->person_id();
+        OKR_ASSIGN_OR_RETURN(
+            Page<Team> page,
+            planning_->ListTeams(
+                org, filter,
+                PageOf(request->page_size(), request->page_token())));
+        FillPage(page, response, response->mutable_teams());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::UpdateTeam(
     grpc::CallbackServerContext* context, const v1::UpdateTeamRequest* request,
     v1::Team* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    Team values;
-    OKR_RETURN_IF_ERROR(FromProto(request->team(), "team", &values));
-    OKR_ASSIGN_OR_RETURN(
-        Team updated,
-        planning_->UpdateTeam(org, values, PathsOf(request->update_mask()),
-                              request->version()));
-    *response = ToProto(updated);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kAdmin,
+      [this, request, response](const std::string& org) -> absl::Status {
+        Team values;
+        OKR_RETURN_IF_ERROR(FromProto(request->team(), "team", &values));
+        OKR_ASSIGN_OR_RETURN(
+            Team updated,
+            planning_->UpdateTeam(org, values, PathsOf(request->update_mask()),
+                                  request->version()));
+        *response = ToProto(updated);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::DeleteTeam(
     grpc::CallbackServerContext* context, const v1::DeleteTeamRequest* request,
     google::protobuf::Empty*) {
   return WithOrganisation(
-      context, [this, request](const std::string& org) -> absl::Status {
+      context, Role::kAdmin,
+      [this, request](const std::string& org) -> absl::Status {
         return planning_->DeleteTeam(org, request->id(), request->version());
       });
 }
@@ -656,68 +658,74 @@ grpc::ServerUnaryReactor* PlanningGrpcService::DeleteTeam(
 grpc::ServerUnaryReactor* PlanningGrpcService::CreatePerson(
     grpc::CallbackServerContext* context,
     const v1::CreatePersonRequest* request, v1::Person* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
-    Person person;
-    OKR_RETURN_IF_ERROR(FromProto(request->person(), "person", &person));
-    OKR_ASSIGN_OR_RETURN(Person created,
-                         planning_->CreatePerson(org, std::move(person), key));
-    *response = ToProto(created);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kAdmin,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
+        Person person;
+        OKR_RETURN_IF_ERROR(FromProto(request->person(), "person", &person));
+        OKR_ASSIGN_OR_RETURN(Person created, planning_->CreatePerson(
+                                                 org, std::move(person), key));
+        *response = ToProto(created);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::GetPerson(
     grpc::CallbackServerContext* context, const v1::GetPersonRequest* request,
     v1::Person* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(Person person,
-                         planning_->GetPerson(org, request->id()));
-    *response = ToProto(person);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(Person person,
+                             planning_->GetPerson(org, request->id()));
+        *response = ToProto(person);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::ListPeople(
     grpc::CallbackServerContext* context, const v1::ListPeopleRequest* request,
     v1::ListPeopleResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    PersonFilter filter;
-    filter.team_id = request->team_id();
-    filter.email = request->email();
-    OKR_ASSIGN_OR_RETURN(
-        Page<Person> page,
-        planning_->ListPeople(
-            org, filter, PageOf(request->page_size(), request->page_token())));
-    FillPage(page, response, response->mutable_people());
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        PersonFilter filter;
+        filter.team_id = request->team_id();
+        filter.email = request->email();
+        OKR_ASSIGN_OR_RETURN(
+            Page<Person> page,
+            planning_->ListPeople(
+                org, filter,
+                PageOf(request->page_size(), request->page_token())));
+        FillPage(page, response, response->mutable_people());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::UpdatePerson(
     grpc::CallbackServerContext* context,
     const v1::UpdatePersonRequest* request, v1::Person* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    Person values;
-    OKR_RETURN_IF_ERROR(FromProto(request->person(), "person", &values));
-    OKR_ASSIGN_OR_RETURN(
-        Person updated,
-        planning_->UpdatePerson(org, values, PathsOf(request->update_mask()),
-                                request->version()));
-    *response = ToProto(updated);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kAdmin,
+      [this, request, response](const std::string& org) -> absl::Status {
+        Person values;
+        OKR_RETURN_IF_ERROR(FromProto(request->person(), "person", &values));
+        OKR_ASSIGN_OR_RETURN(Person updated,
+                             planning_->UpdatePerson(
+                                 org, values, PathsOf(request->update_mask()),
+                                 request->version()));
+        *response = ToProto(updated);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::DeletePerson(
     grpc::CallbackServerContext* context,
     const v1::DeletePersonRequest* request, google::protobuf::Empty*) {
   return WithOrganisation(
-      context, [this, request](const std::string& org) -> absl::Status {
+      context, Role::kAdmin,
+      [this, request](const std::string& org) -> absl::Status {
         return planning_->DeletePerson(org, request->id(), request->version());
       });
 }
@@ -727,109 +735,117 @@ grpc::ServerUnaryReactor* PlanningGrpcService::DeletePerson(
 grpc::ServerUnaryReactor* PlanningGrpcService::CreateCycle(
     grpc::CallbackServerContext* context, const v1::CreateCycleRequest* request,
     v1::Cycle* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
-    Cycle cycle;
-    OKR_RETURN_IF_ERROR(FromProto(request->cycle(), "cycle", &cycle));
-    OKR_ASSIGN_OR_RETURN(Cycle created,
-                         planning_->CreateCycle(org, std::move(cycle), key));
-    *response = ToProto(created);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kAdmin,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
+        Cycle cycle;
+        OKR_RETURN_IF_ERROR(FromProto(request->cycle(), "cycle", &cycle));
+        OKR_ASSIGN_OR_RETURN(
+            Cycle created, planning_->CreateCycle(org, std::move(cycle), key));
+        *response = ToProto(created);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::CreateFiscalYear(
     grpc::CallbackServerContext* context,
     const v1::CreateFiscalYearRequest* request,
     v1::CreateFiscalYearResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
-    std::optional<int> grace_days;
-    if (request->has_check_in_grace_days()) {
-      grace_days = request->check_in_grace_days();
-    }
-    OKR_ASSIGN_OR_RETURN(
-        FiscalYear year,
-        planning_->CreateFiscalYear(org, request->fiscal_year(),
-                                    request->include_months(), grace_days,
-                                    key));
-    *response->mutable_year() = ToProto(year.year);
-    for (const Cycle& quarter : year.quarters) {
-      *response->add_quarters() = ToProto(quarter);
-    }
-    for (const Cycle& month : year.months) {
-      *response->add_months() = ToProto(month);
-    }
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kAdmin,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
+        std::optional<int> grace_days;
+        if (request->has_check_in_grace_days()) {
+          grace_days = request->check_in_grace_days();
+        }
+        OKR_ASSIGN_OR_RETURN(FiscalYear year,
+                             planning_->CreateFiscalYear(
+                                 org, request->fiscal_year(),
+                                 request->include_months(), grace_days, key));
+        *response->mutable_year() = ToProto(year.year);
+        for (const Cycle& quarter : year.quarters) {
+          *response->add_quarters() = ToProto(quarter);
+        }
+        for (const Cycle& month : year.months) {
+          *response->add_months() = ToProto(month);
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::GetCycle(
     grpc::CallbackServerContext* context, const v1::GetCycleRequest* request,
     v1::Cycle* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(Cycle cycle, planning_->GetCycle(org, request->id()));
-    *response = ToProto(cycle);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(Cycle cycle,
+                             planning_->GetCycle(org, request->id()));
+        *response = ToProto(cycle);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::ListCycles(
     grpc::CallbackServerContext* context, const v1::ListCyclesRequest* request,
     v1::ListCyclesResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    CycleFilter filter;
-    OKR_RETURN_IF_ERROR(FromProto(request->kind(), "kind", &filter.kind));
-    OKR_RETURN_IF_ERROR(FromProto(request->state(), "state", &filter.state));
-    filter.parent_cycle_id = request->parent_cycle_id();
-    if (request->has_contains_date()) {
-      absl::CivilDay day;
-      OKR_RETURN_IF_ERROR(
-          FromProto(request->contains_date(), "contains_date", &day));
-      filter.contains_day = day;
-    }
-    OKR_ASSIGN_OR_RETURN(
-        Page<Cycle> page,
-        planning_->ListCycles(
-            org, filter, PageOf(request->page_size(), request->page_token())));
-    FillPage(page, response, response->mutable_cycles());
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        CycleFilter filter;
+        OKR_RETURN_IF_ERROR(FromProto(request->kind(), "kind", &filter.kind));
+        OKR_RETURN_IF_ERROR(
+            FromProto(request->state(), "state", &filter.state));
+        filter.parent_cycle_id = request->parent_cycle_id();
+        if (request->has_contains_date()) {
+          absl::CivilDay day;
+          OKR_RETURN_IF_ERROR(
+              FromProto(request->contains_date(), "contains_date", &day));
+          filter.contains_day = day;
+        }
+        OKR_ASSIGN_OR_RETURN(
+            Page<Cycle> page,
+            planning_->ListCycles(
+                org, filter,
+                PageOf(request->page_size(), request->page_token())));
+        FillPage(page, response, response->mutable_cycles());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::UpdateCycle(
     grpc::CallbackServerContext* context, const v1::UpdateCycleRequest* request,
     v1::Cycle* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    Cycle values;
-    OKR_RETURN_IF_ERROR(FromProto(request->cycle(), "cycle", &values));
-    OKR_ASSIGN_OR_RETURN(
-        Cycle updated,
-        planning_->UpdateCycle(org, values, PathsOf(request->update_mask()),
-                               request->version()));
-    *response = ToProto(updated);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kAdmin,
+      [this, request, response](const std::string& org) -> absl::Status {
+        Cycle values;
+        OKR_RETURN_IF_ERROR(FromProto(request->cycle(), "cycle", &values));
+        OKR_ASSIGN_OR_RETURN(
+            Cycle updated,
+            planning_->UpdateCycle(org, values, PathsOf(request->update_mask()),
+                                   request->version()));
+        *response = ToProto(updated);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::UpdateCycleState(
     grpc::CallbackServerContext* context,
     const v1::UpdateCycleStateRequest* request, v1::Cycle* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    CycleState state;
-    OKR_RETURN_IF_ERROR(FromProto(request->state(), "state", &state));
-    OKR_ASSIGN_OR_RETURN(Cycle updated,
-                         planning_->UpdateCycleState(org, request->id(), state,
-                                                     request->version()));
-    *response = ToProto(updated);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kAdmin,
+      [this, request, response](const std::string& org) -> absl::Status {
+        CycleState state;
+        OKR_RETURN_IF_ERROR(FromProto(request->state(), "state", &state));
+        OKR_ASSIGN_OR_RETURN(
+            Cycle updated, planning_->UpdateCycleState(
+                               org, request->id(), state, request->version()));
+        *response = ToProto(updated);
+        return absl::OkStatus();
+      });
 }
 
 // --- Objectives ----------------------------------------------------------------
@@ -837,90 +853,99 @@ grpc::ServerUnaryReactor* PlanningGrpcService::UpdateCycleState(
 grpc::ServerUnaryReactor* PlanningGrpcService::CreateObjective(
     grpc::CallbackServerContext* context,
     const v1::CreateObjectiveRequest* request, v1::Objective* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
-    Objective objective;
-    OKR_RETURN_IF_ERROR(
-        FromProto(request->objective(), "objective", &objective));
-    OKR_ASSIGN_OR_RETURN(
-        Objective created,
-        planning_->CreateObjective(org, std::move(objective), key));
-    *response = ToProto(created);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
+        Objective objective;
+        OKR_RETURN_IF_ERROR(
+            FromProto(request->objective(), "objective", &objective));
+        OKR_ASSIGN_OR_RETURN(
+            Objective created,
+            planning_->CreateObjective(org, std::move(objective), key));
+        *response = ToProto(created);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::GetObjective(
     grpc::CallbackServerContext* context,
     const v1::GetObjectiveRequest* request, v1::Objective* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(Objective objective,
-                         planning_->GetObjective(org, request->id()));
-    *response = ToProto(objective);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(Objective objective,
+                             planning_->GetObjective(org, request->id()));
+        *response = ToProto(objective);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::ListObjectives(
     grpc::CallbackServerContext* context,
     const v1::ListObjectivesRequest* request,
     v1::ListObjectivesResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    ObjectiveFilter filter;
-    filter.cycle_id = request->cycle_id();
-    OKR_RETURN_IF_ERROR(FromProto(request->level(), "level", &filter.level));
-    filter.owner_id = request->owner_id();
-    filter.team_id = request->team_id();
-    OKR_RETURN_IF_ERROR(FromProto(request->state(), "state", &filter.state));
-    filter.parent_objective_id = request->parent_objective_id();
-    filter.breakdown_of_objective_id = request->breakdown_of_objective_id();
-    OKR_ASSIGN_OR_RETURN(
-        Page<Objective> page,
-        planning_->ListObjectives(
-            org, filter, PageOf(request->page_size(), request->page_token())));
-    FillPage(page, response, response->mutable_objectives());
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        ObjectiveFilter filter;
+        filter.cycle_id = request->cycle_id();
+        OKR_RETURN_IF_ERROR(
+            FromProto(request->level(), "level", &filter.level));
+        filter.owner_id = request->owner_id();
+        filter.team_id = request->team_id();
+        OKR_RETURN_IF_ERROR(
+            FromProto(request->state(), "state", &filter.state));
+        filter.parent_objective_id = request->parent_objective_id();
+        filter.breakdown_of_objective_id = request->breakdown_of_objective_id();
+        OKR_ASSIGN_OR_RETURN(
+            Page<Objective> page,
+            planning_->ListObjectives(
+                org, filter,
+                PageOf(request->page_size(), request->page_token())));
+        FillPage(page, response, response->mutable_objectives());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::UpdateObjective(
     grpc::CallbackServerContext* context,
     const v1::UpdateObjectiveRequest* request, v1::Objective* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    Objective values;
-    OKR_RETURN_IF_ERROR(FromProto(request->objective(), "objective", &values));
-    OKR_ASSIGN_OR_RETURN(
-        Objective updated,
-        planning_->UpdateObjective(org, values,
-                                   PathsOf(request->update_mask()),
-                                   request->version()));
-    *response = ToProto(updated);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        Objective values;
+        OKR_RETURN_IF_ERROR(
+            FromProto(request->objective(), "objective", &values));
+        OKR_ASSIGN_OR_RETURN(Objective updated,
+                             planning_->UpdateObjective(
+                                 org, values, PathsOf(request->update_mask()),
+                                 request->version()));
+        *response = ToProto(updated);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::ArchiveObjective(
     grpc::CallbackServerContext* context,
     const v1::ArchiveObjectiveRequest* request, v1::Objective* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(
-        Objective archived,
-        planning_->ArchiveObjective(org, request->id(), request->version()));
-    *response = ToProto(archived);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(Objective archived,
+                             planning_->ArchiveObjective(org, request->id(),
+                                                         request->version()));
+        *response = ToProto(archived);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::DeleteObjective(
     grpc::CallbackServerContext* context,
     const v1::DeleteObjectiveRequest* request, google::protobuf::Empty*) {
   return WithOrganisation(
-      context, [this, request](const std::string& org) -> absl::Status {
+      context, Role::kWriter,
+      [this, request](const std::string& org) -> absl::Status {
         return planning_->DeleteObjective(org, request->id(),
                                           request->version());
       });
@@ -931,88 +956,94 @@ grpc::ServerUnaryReactor* PlanningGrpcService::DeleteObjective(
 grpc::ServerUnaryReactor* PlanningGrpcService::CreateKeyResult(
     grpc::CallbackServerContext* context,
     const v1::CreateKeyResultRequest* request, v1::KeyResult* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
-    KeyResult key_result;
-    OKR_RETURN_IF_ERROR(
-        FromProto(request->key_result(), "key_result", &key_result));
-    OKR_ASSIGN_OR_RETURN(
-        KeyResult created,
-        planning_->CreateKeyResult(org, std::move(key_result), key));
-    *response = ToProto(created);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
+        KeyResult key_result;
+        OKR_RETURN_IF_ERROR(
+            FromProto(request->key_result(), "key_result", &key_result));
+        OKR_ASSIGN_OR_RETURN(
+            KeyResult created,
+            planning_->CreateKeyResult(org, std::move(key_result), key));
+        *response = ToProto(created);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::GetKeyResult(
     grpc::CallbackServerContext* context,
     const v1::GetKeyResultRequest* request, v1::KeyResult* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(KeyResult key_result,
-                         planning_->GetKeyResult(org, request->id()));
-    *response = ToProto(key_result);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(KeyResult key_result,
+                             planning_->GetKeyResult(org, request->id()));
+        *response = ToProto(key_result);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::ListKeyResults(
     grpc::CallbackServerContext* context,
     const v1::ListKeyResultsRequest* request,
     v1::ListKeyResultsResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    KeyResultFilter filter;
-    filter.objective_id = request->objective_id();
-    filter.owner_id = request->owner_id();
-    filter.cycle_id = request->cycle_id();
-    filter.include_archived = request->include_archived();
-    OKR_ASSIGN_OR_RETURN(
-        Page<KeyResult> page,
-        planning_->ListKeyResults(
-            org, filter, PageOf(request->page_size(), request->page_token())));
-    FillPage(page, response, response->mutable_key_results());
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        KeyResultFilter filter;
+        filter.objective_id = request->objective_id();
+        filter.owner_id = request->owner_id();
+        filter.cycle_id = request->cycle_id();
+        filter.include_archived = request->include_archived();
+        OKR_ASSIGN_OR_RETURN(
+            Page<KeyResult> page,
+            planning_->ListKeyResults(
+                org, filter,
+                PageOf(request->page_size(), request->page_token())));
+        FillPage(page, response, response->mutable_key_results());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::UpdateKeyResult(
     grpc::CallbackServerContext* context,
     const v1::UpdateKeyResultRequest* request, v1::KeyResult* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    KeyResult values;
-    OKR_RETURN_IF_ERROR(
-        FromProto(request->key_result(), "key_result", &values));
-    OKR_ASSIGN_OR_RETURN(
-        KeyResult updated,
-        planning_->UpdateKeyResult(org, values,
-                                   PathsOf(request->update_mask()),
-                                   request->version()));
-    *response = ToProto(updated);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        KeyResult values;
+        OKR_RETURN_IF_ERROR(
+            FromProto(request->key_result(), "key_result", &values));
+        OKR_ASSIGN_OR_RETURN(KeyResult updated,
+                             planning_->UpdateKeyResult(
+                                 org, values, PathsOf(request->update_mask()),
+                                 request->version()));
+        *response = ToProto(updated);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::ArchiveKeyResult(
     grpc::CallbackServerContext* context,
     const v1::ArchiveKeyResultRequest* request, v1::KeyResult* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(
-        KeyResult archived,
-        planning_->ArchiveKeyResult(org, request->id(), request->version()));
-    *response = ToProto(archived);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(KeyResult archived,
+                             planning_->ArchiveKeyResult(org, request->id(),
+                                                         request->version()));
+        *response = ToProto(archived);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::DeleteKeyResult(
     grpc::CallbackServerContext* context,
     const v1::DeleteKeyResultRequest* request, google::protobuf::Empty*) {
   return WithOrganisation(
-      context, [this, request](const std::string& org) -> absl::Status {
+      context, Role::kWriter,
+      [this, request](const std::string& org) -> absl::Status {
         return planning_->DeleteKeyResult(org, request->id(),
                                           request->version());
       });
@@ -1023,138 +1054,145 @@ grpc::ServerUnaryReactor* PlanningGrpcService::DeleteKeyResult(
 grpc::ServerUnaryReactor* PlanningGrpcService::AlignObjective(
     grpc::CallbackServerContext* context,
     const v1::AlignObjectiveRequest* request, v1::Objective* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(
-        Objective aligned,
-        planning_->AlignObjective(org, request->objective_id(),
-                                  request->parent_objective_id(),
-                                  request->weight(), request->version()));
-    *response = ToProto(aligned);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(
+            Objective aligned,
+            planning_->AlignObjective(org, request->objective_id(),
+                                      request->parent_objective_id(),
+                                      request->weight(), request->version()));
+        *response = ToProto(aligned);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::CascadeKeyResult(
     grpc::CallbackServerContext* context,
     const v1::CascadeKeyResultRequest* request,
     v1::CascadeKeyResultResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
-    Objective child;
-    OKR_RETURN_IF_ERROR(FromProto(request->objective(), "objective", &child));
-    OKR_ASSIGN_OR_RETURN(
-        Objective created,
-        planning_->CascadeKeyResult(org, request->key_result_id(),
-                                    std::move(child), request->weight(), key));
-    *response->mutable_objective() = ToProto(created);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
+        Objective child;
+        OKR_RETURN_IF_ERROR(
+            FromProto(request->objective(), "objective", &child));
+        OKR_ASSIGN_OR_RETURN(Objective created,
+                             planning_->CascadeKeyResult(
+                                 org, request->key_result_id(),
+                                 std::move(child), request->weight(), key));
+        *response->mutable_objective() = ToProto(created);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::UnalignObjective(
     grpc::CallbackServerContext* context,
     const v1::UnalignObjectiveRequest* request, v1::Objective* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(Objective unaligned,
-                         planning_->UnalignObjective(
-                             org, request->objective_id(), request->version()));
-    *response = ToProto(unaligned);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(
+            Objective unaligned,
+            planning_->UnalignObjective(org, request->objective_id(),
+                                        request->version()));
+        *response = ToProto(unaligned);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::BreakDownObjective(
     grpc::CallbackServerContext* context,
     const v1::BreakDownObjectiveRequest* request,
     v1::BreakDownObjectiveResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
-    std::vector<BreakdownItem> items;
-    items.reserve(request->items_size());
-    for (int i = 0; i < request->items_size(); ++i) {
-      const v1::BreakdownItem& in = request->items(i);
-      BreakdownItem item;
-      item.cycle_id = in.cycle_id();
-      item.title = in.title();
-      item.description = in.description();
-      item.owner_id = in.owner_id();
-      OKR_RETURN_IF_ERROR(
-          FromProto(in.kind(), absl::StrCat("items[", i, "].kind"),
-                    &item.kind));
-      items.push_back(std::move(item));
-    }
-    OKR_ASSIGN_OR_RETURN(
-        std::vector<Objective> created,
-        planning_->BreakDownObjective(org, request->objective_id(), items,
-                                      request->align(), key));
-    for (const Objective& objective : created) {
-      *response->add_objectives() = ToProto(objective);
-    }
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
+        std::vector<BreakdownItem> items;
+        items.reserve(request->items_size());
+        for (int i = 0; i < request->items_size(); ++i) {
+          const v1::BreakdownItem& in = request->items(i);
+          BreakdownItem item;
+          item.cycle_id = in.cycle_id();
+          item.title = in.title();
+          item.description = in.description();
+          item.owner_id = in.owner_id();
+          OKR_RETURN_IF_ERROR(FromProto(
+              in.kind(), absl::StrCat("items[", i, "].kind"), &item.kind));
+          items.push_back(std::move(item));
+        }
+        OKR_ASSIGN_OR_RETURN(
+            std::vector<Objective> created,
+            planning_->BreakDownObjective(org, request->objective_id(), items,
+                                          request->align(), key));
+        for (const Objective& objective : created) {
+          *response->add_objectives() = ToProto(objective);
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::GetAlignmentTree(
     grpc::CallbackServerContext* context,
     const v1::GetAlignmentTreeRequest* request, v1::AlignmentTree* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    AlignmentTreeQuery query;
-    query.cycle_id = request->cycle_id();
-    query.root_objective_id = request->root_objective_id();
-    query.include_archived = request->include_archived();
-    query.exclude_key_results = request->exclude_key_results();
-    OKR_ASSIGN_OR_RETURN(AlignmentTree tree,
-                         planning_->GetAlignmentTree(org, query));
-    for (const Objective& objective : tree.objectives) {
-      *response->add_objectives() = ToProto(objective);
-    }
-    for (const KeyResult& key_result : tree.key_results) {
-      *response->add_key_results() = ToProto(key_result);
-    }
-    for (const AlignmentLink& link : tree.links) {
-      *response->add_links() = LinkToProto(link);
-    }
-    for (const Id& id : tree.root_objective_ids) {
-      response->add_root_objective_ids(id);
-    }
-    response->set_sequence(tree.sequence);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        AlignmentTreeQuery query;
+        query.cycle_id = request->cycle_id();
+        query.root_objective_id = request->root_objective_id();
+        query.include_archived = request->include_archived();
+        query.exclude_key_results = request->exclude_key_results();
+        OKR_ASSIGN_OR_RETURN(AlignmentTree tree,
+                             planning_->GetAlignmentTree(org, query));
+        for (const Objective& objective : tree.objectives) {
+          *response->add_objectives() = ToProto(objective);
+        }
+        for (const KeyResult& key_result : tree.key_results) {
+          *response->add_key_results() = ToProto(key_result);
+        }
+        for (const AlignmentLink& link : tree.links) {
+          *response->add_links() = LinkToProto(link);
+        }
+        for (const Id& id : tree.root_objective_ids) {
+          response->add_root_objective_ids(id);
+        }
+        response->set_sequence(tree.sequence);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::RollOverObjectives(
     grpc::CallbackServerContext* context,
     const v1::RollOverObjectivesRequest* request,
     v1::RollOverObjectivesResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
-    std::vector<RollOverItem> items;
-    items.reserve(request->items_size());
-    for (const v1::RollOverItem& in : request->items()) {
-      RollOverItem item;
-      item.objective_id = in.objective_id();
-      item.key_result_ids.assign(in.key_result_ids().begin(),
-                                 in.key_result_ids().end());
-      items.push_back(std::move(item));
-    }
-    OKR_ASSIGN_OR_RETURN(
-        RollOverResult result,
-        planning_->RollOverObjectives(org, request->target_cycle_id(), items,
-                                      request->keep_alignment(), key));
-    for (const Objective& objective : result.objectives) {
-      *response->add_objectives() = ToProto(objective);
-    }
-    for (const KeyResult& key_result : result.key_results) {
-      *response->add_key_results() = ToProto(key_result);
-    }
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
+        std::vector<RollOverItem> items;
+        items.reserve(request->items_size());
+        for (const v1::RollOverItem& in : request->items()) {
+          RollOverItem item;
+          item.objective_id = in.objective_id();
+          item.key_result_ids.assign(in.key_result_ids().begin(),
+                                     in.key_result_ids().end());
+          items.push_back(std::move(item));
+        }
+        OKR_ASSIGN_OR_RETURN(RollOverResult result,
+                             planning_->RollOverObjectives(
+                                 org, request->target_cycle_id(), items,
+                                 request->keep_alignment(), key));
+        for (const Objective& objective : result.objectives) {
+          *response->add_objectives() = ToProto(objective);
+        }
+        for (const KeyResult& key_result : result.key_results) {
+          *response->add_key_results() = ToProto(key_result);
+        }
+        return absl::OkStatus();
+      });
 }
 
 // --- Editing help --------------------------------------------------------------
@@ -1162,47 +1200,53 @@ grpc::ServerUnaryReactor* PlanningGrpcService::RollOverObjectives(
 grpc::ServerUnaryReactor* PlanningGrpcService::Lint(
     grpc::CallbackServerContext* context, const v1::LintRequest* request,
     v1::LintResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    LintQuery query;
-    switch (request->scope_case()) {
-      case v1::LintRequest::kObjectiveId:
-        query.scope = LintScope::kObjective;
-        query.objective_id = request->objective_id();
-        break;
-      case v1::LintRequest::kOwnerCycle:
-        query.scope = LintScope::kOwnerCycle;
-        query.owner_id = request->owner_cycle().owner_id();
-        query.cycle_id = request->owner_cycle().cycle_id();
-        break;
-      case v1::LintRequest::kOrganisation:
-        query.scope = LintScope::kOrganisation;
-        query.cycle_id = request->organisation().cycle_id();
-        break;
-      case v1::LintRequest::SCOPE_NOT_SET:
-        return MakeInvalidArgument(
-            {{"scope",
-              "required: set objective_id, owner_cycle or organisation"}});
-    }
-    OKR_RETURN_IF_ERROR(FromProto(static_cast<int>(request->minimum_severity()),
-                                  "minimum_severity", &query.minimum_severity));
-    query.disabled_rule_ids.assign(request->disabled_rule_ids().begin(),
-                                   request->disabled_rule_ids().end());
-    query.max_findings = request->max_findings();
-    OKR_ASSIGN_OR_RETURN(LintResult result, planning_->Lint(org, query));
-    for (const Finding& finding : result.findings) {
-      *response->add_findings() = ToProto(finding);
-    }
-    response->set_truncated(result.truncated);
-    response->set_objectives_checked(result.objectives_checked);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        LintQuery query;
+        switch (request->scope_case()) {
+          case v1::LintRequest::kObjectiveId:
+            query.scope = LintScope::kObjective;
+            query.objective_id = request->objective_id();
+            break;
+          case v1::LintRequest::kOwnerCycle:
+            query.scope = LintScope::kOwnerCycle;
+            query.owner_id = request->owner_cycle().owner_id();
+            query.cycle_id = request->owner_cycle().cycle_id();
+            break;
+          case v1::LintRequest::kOrganisation:
+            query.scope = LintScope::kOrganisation;
+            query.cycle_id = request->organisation().cycle_id();
+            break;
+          case v1::LintRequest::SCOPE_NOT_SET:
+            return MakeInvalidArgument(
+                {{"scope",
+                  "required: set objective_id, owner_cycle or organisation"}});
+        }
+        OKR_RETURN_IF_ERROR(
+            FromProto(static_cast<int>(request->minimum_severity()),
+                      "minimum_severity", &query.minimum_severity));
+        query.disabled_rule_ids.assign(request->disabled_rule_ids().begin(),
+                                       request->disabled_rule_ids().end());
+        query.max_findings = request->max_findings();
+        OKR_ASSIGN_OR_RETURN(LintResult result, planning_->Lint(org, query));
+        for (const Finding& finding : result.findings) {
+          *response->add_findings() = ToProto(finding);
+        }
+        response->set_truncated(result.truncated);
+        response->set_objectives_checked(result.objectives_checked);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::ListLintRules(
     grpc::CallbackServerContext* context,
     const v1::ListLintRulesRequest* request,
     v1::ListLintRulesResponse* response) {
+  if (absl::Status allowed = auth_.AuthorizeUnscoped(*context, Role::kReader);
+      !allowed.ok()) {
+    return Refuse(context, allowed);
+  }
   return RunUnary(context, *pool_, [this, request, response]() -> absl::Status {
     OKR_ASSIGN_OR_RETURN(
         Page<LintRule> page,
@@ -1221,28 +1265,33 @@ grpc::ServerUnaryReactor* PlanningGrpcService::GetPlanningTimeline(
     grpc::CallbackServerContext* context,
     const v1::GetPlanningTimelineRequest* request,
     v1::GetPlanningTimelineResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    PlanningProfile profile;
-    OKR_RETURN_IF_ERROR(FromProto(request->planning_profile(),
-                                  "planning_profile", &profile));
-    OKR_ASSIGN_OR_RETURN(
-        PlanningTimelineResult timeline,
-        planning_->GetPlanningTimeline(org, request->fiscal_year(), profile));
-    *response->mutable_fiscal_year_start() =
-        ToProto(timeline.fiscal_year_start);
-    response->set_planning_profile(ToProto(timeline.profile));
-    for (const PlanningMilestone& milestone : timeline.milestones) {
-      *response->add_milestones() = ToProto(milestone);
-    }
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        PlanningProfile profile;
+        OKR_RETURN_IF_ERROR(FromProto(request->planning_profile(),
+                                      "planning_profile", &profile));
+        OKR_ASSIGN_OR_RETURN(PlanningTimelineResult timeline,
+                             planning_->GetPlanningTimeline(
+                                 org, request->fiscal_year(), profile));
+        *response->mutable_fiscal_year_start() =
+            ToProto(timeline.fiscal_year_start);
+        response->set_planning_profile(ToProto(timeline.profile));
+        for (const PlanningMilestone& milestone : timeline.milestones) {
+          *response->add_milestones() = ToProto(milestone);
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::ListTemplates(
     grpc::CallbackServerContext* context,
     const v1::ListTemplatesRequest* request,
     v1::ListTemplatesResponse* response) {
+  if (absl::Status allowed = auth_.AuthorizeUnscoped(*context, Role::kReader);
+      !allowed.ok()) {
+    return Refuse(context, allowed);
+  }
   return RunUnary(context, *pool_, [this, request, response]() -> absl::Status {
     TemplateFilter filter;
     Category category;
@@ -1269,43 +1318,46 @@ grpc::ServerUnaryReactor* PlanningGrpcService::ImportPlanCsv(
     grpc::CallbackServerContext* context,
     const v1::ImportPlanCsvRequest* request,
     v1::ImportPlanCsvResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
-    OKR_ASSIGN_OR_RETURN(
-        ImportResult result,
-        planning_->ImportPlanCsv(org, request->csv(), request->default_cycle(),
-                                 request->dry_run(), key));
-    response->set_objectives_created(result.objectives_created);
-    response->set_key_results_created(result.key_results_created);
-    for (const CsvRowError& error : result.errors) {
-      v1::CsvRowError* out = response->add_errors();
-      out->set_row(error.row);
-      out->set_column(error.column);
-      out->set_reason(error.reason);
-    }
-    for (const Id& id : result.objective_ids) response->add_objective_ids(id);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kWriter,
+      [this, request, response](const std::string& org) -> absl::Status {
+        OKR_ASSIGN_OR_RETURN(const RequestKey key, KeyOf(*request));
+        OKR_ASSIGN_OR_RETURN(ImportResult result,
+                             planning_->ImportPlanCsv(org, request->csv(),
+                                                      request->default_cycle(),
+                                                      request->dry_run(), key));
+        response->set_objectives_created(result.objectives_created);
+        response->set_key_results_created(result.key_results_created);
+        for (const CsvRowError& error : result.errors) {
+          v1::CsvRowError* out = response->add_errors();
+          out->set_row(error.row);
+          out->set_column(error.column);
+          out->set_reason(error.reason);
+        }
+        for (const Id& id : result.objective_ids)
+          response->add_objective_ids(id);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PlanningGrpcService::ExportPlanCsv(
     grpc::CallbackServerContext* context,
     const v1::ExportPlanCsvRequest* request,
     v1::ExportPlanCsvResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    ExportFilter filter;
-    filter.cycle_id = request->cycle_id();
-    filter.owner_id = request->owner_id();
-    filter.team_id = request->team_id();
-    filter.include_archived = request->include_archived();
-    OKR_ASSIGN_OR_RETURN(ExportResult result,
-                         planning_->ExportPlanCsv(org, filter));
-    response->set_csv(std::move(result.csv));
-    response->set_row_count(result.row_count);
-    return absl::OkStatus();
-  });
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        ExportFilter filter;
+        filter.cycle_id = request->cycle_id();
+        filter.owner_id = request->owner_id();
+        filter.team_id = request->team_id();
+        filter.include_archived = request->include_archived();
+        OKR_ASSIGN_OR_RETURN(ExportResult result,
+                             planning_->ExportPlanCsv(org, filter));
+        response->set_csv(std::move(result.csv));
+        response->set_row_count(result.row_count);
+        return absl::OkStatus();
+      });
 }
 
 // --- Change feed -----------------------------------------------------------------
@@ -1314,59 +1366,63 @@ grpc::ServerUnaryReactor* PlanningGrpcService::ListPlanChanges(
     grpc::CallbackServerContext* context,
     const v1::ListPlanChangesRequest* request,
     v1::ListPlanChangesResponse* response) {
-  return WithOrganisation(context, [this, request, response](
-                                       const std::string& org) -> absl::Status {
-    int64_t cursor = request->after_sequence();
-    if (!request->page_token().empty()) {
-      OKR_ASSIGN_OR_RETURN(cursor,
-                           DecodeChangePageToken(request->page_token()));
-    } else if (cursor < 0) {
-      return MakeInvalidArgument(
-          {{"after_sequence",
-            absl::StrCat("must not be negative, got ", cursor)}});
-    }
-    if (request->page_size() < 0) {
-      return MakeInvalidArgument(
-          {{"page_size", absl::StrCat("must not be negative, got ",
-                                      request->page_size())}});
-    }
-    const int limit =
-        request->page_size() == 0
-            ? kDefaultChangePageSize
-            : std::min<int>(request->page_size(), kMaxChangePageSize);
-    OKR_ASSIGN_OR_RETURN(const auto kinds,
-                         KindsOf(request->resource_kinds(), "resource_kinds"));
-
-    int64_t latest = 0;
-    for (int scan = 0; scan < kMaxChangeScanPages; ++scan) {
-      OKR_ASSIGN_OR_RETURN(Planning::ChangeBatch batch,
-                           planning_->ListPlanChanges(org, cursor, limit));
-      latest = batch.latest_sequence;
-      bool page_full = false;
-      for (const StoredChange& stored : batch.changes) {
-        cursor = stored.sequence;
-        if (!Wanted(kinds, stored.kind)) continue;
-        OKR_RETURN_IF_ERROR(ParseChange(stored, response->add_changes()));
-        if (response->changes_size() >= limit) {
-          page_full = true;
-          break;
+  return WithOrganisation(
+      context, Role::kReader,
+      [this, request, response](const std::string& org) -> absl::Status {
+        int64_t cursor = request->after_sequence();
+        if (!request->page_token().empty()) {
+          OKR_ASSIGN_OR_RETURN(cursor,
+                               DecodeChangePageToken(request->page_token()));
+        } else if (cursor < 0) {
+          return MakeInvalidArgument(
+              {{"after_sequence",
+                absl::StrCat("must not be negative, got ", cursor)}});
         }
-      }
-      if (page_full || batch.changes.empty() || cursor >= latest) break;
-    }
-    response->set_latest_sequence(latest);
-    if (cursor < latest) {
-      response->set_next_page_token(EncodeChangePageToken(cursor));
-    }
-    return absl::OkStatus();
-  });
+        if (request->page_size() < 0) {
+          return MakeInvalidArgument(
+              {{"page_size", absl::StrCat("must not be negative, got ",
+                                          request->page_size())}});
+        }
+        const int limit =
+            request->page_size() == 0
+                ? kDefaultChangePageSize
+                : std::min<int>(request->page_size(), kMaxChangePageSize);
+        OKR_ASSIGN_OR_RETURN(
+            const auto kinds,
+            KindsOf(request->resource_kinds(), "resource_kinds"));
+
+        int64_t latest = 0;
+        for (int scan = 0; scan < kMaxChangeScanPages; ++scan) {
+          OKR_ASSIGN_OR_RETURN(Planning::ChangeBatch batch,
+                               planning_->ListPlanChanges(org, cursor, limit));
+          latest = batch.latest_sequence;
+          bool page_full = false;
+          for (const StoredChange& stored : batch.changes) {
+            cursor = stored.sequence;
+            if (!Wanted(kinds, stored.kind)) continue;
+            OKR_RETURN_IF_ERROR(ParseChange(stored, response->add_changes()));
+            if (response->changes_size() >= limit) {
+              page_full = true;
+              break;
+            }
+          }
+          if (page_full || batch.changes.empty() || cursor >= latest) break;
+        }
+        response->set_latest_sequence(latest);
+        if (cursor < latest) {
+          response->set_next_page_token(EncodeChangePageToken(cursor));
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerWriteReactor<v1::PlanChange>* PlanningGrpcService::WatchPlanChanges(
     grpc::CallbackServerContext* context,
     const v1::WatchPlanChangesRequest* request) {
-  std::optional<std::string> org = OrganisationOf(*context);
-  if (!org.has_value()) return new ErrorWriteReactor(NoOrganisation());
+  absl::StatusOr<Caller> caller = auth_.Authorize(*context, Role::kReader);
+  if (!caller.ok()) {
+    return new ErrorWriteReactor(ToGrpcStatus(caller.status()));
+  }
   if (request->after_sequence() < 0) {
     return new ErrorWriteReactor(ToGrpcStatus(MakeInvalidArgument(
         {{"after_sequence", absl::StrCat("must not be negative, got ",
@@ -1376,7 +1432,7 @@ grpc::ServerWriteReactor<v1::PlanChange>* PlanningGrpcService::WatchPlanChanges(
       KindsOf(request->resource_kinds(), "resource_kinds");
   if (!kinds.ok()) return new ErrorWriteReactor(ToGrpcStatus(kinds.status()));
 
-  auto* watch = new WatchReactor(this, *std::move(org),
+  auto* watch = new WatchReactor(this, std::move(caller->organisation_id),
                                  request->after_sequence(), *std::move(kinds));
   {
     absl::MutexLock lock(&mu_);

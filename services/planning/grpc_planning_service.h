@@ -8,10 +8,18 @@
 // 7"), call one Planning method, and convert the result back; the status
 // crosses over with okr::ToGrpcStatus, field violations included.
 //
-// Tenancy: until auth lands, the caller's organisation is the
-// `okr-organisation-id` request metadata entry. A call without it fails with
-// UNAUTHENTICATED, except ListLintRules and ListTemplates (which need no
-// organisation) and BootstrapOrganisation (which names it in its body).
+// Tenancy and roles: every handler first asks the Authenticator
+// (common/auth.h) for the caller with the role the RPC needs, and the
+// organisation the use-case sees is always the caller's. Reader: Get*, List*,
+// GetAlignmentTree, Lint, GetPlanningTimeline, ExportPlanCsv and the change
+// feed. Writer: objective and key result edits, alignment (Align, Cascade,
+// Unalign, BreakDown), RollOverObjectives, ImportPlanCsv. Admin:
+// UpdateOrganisation, team, person and cycle edits (cycle state included),
+// and BootstrapOrganisation, which names its organisation in its body and is
+// allowed for that organisation's admin or a service token
+// (Authenticator::AuthorizeFor). ListLintRules and ListTemplates read no
+// organisation's data: any valid token (AuthorizeUnscoped). A refusal
+// (UNAUTHENTICATED, PERMISSION_DENIED) is answered before any work is queued.
 //
 // Idempotency: create-like requests pass their request_id with a fingerprint
 // of the request (FNV-1a 64 of its deterministic serialization with
@@ -44,9 +52,10 @@
 
 namespace okr::planning {
 
-// The metadata entry that names the caller's organisation while auth is off.
+// The metadata entry that names the caller's organisation while auth is off
+// (or for a service token): okr::kOrganisationMetadata.
 inline constexpr absl::string_view kOrganisationMetadataKey =
-    "okr-organisation-id";
+    kOrganisationMetadata;
 
 // ListPlanChanges page sizes: 0 means kDefaultChangePageSize; larger than
 // kMaxChangePageSize is capped.
@@ -274,10 +283,11 @@ class PlanningGrpcService final : public v1::PlanningService::CallbackService {
   class WatchReactor;
 
   // Runs `fn(org)` on the pool with the caller's organisation, or finishes
-  // the call with UNAUTHENTICATED at once when the metadata lacks it.
+  // the call at once with Authorize's refusal when the caller is not
+  // authenticated or its role is below `required`.
   template <typename Fn>
   grpc::ServerUnaryReactor* WithOrganisation(
-      grpc::CallbackServerContext* context, Fn fn);
+      grpc::CallbackServerContext* context, Role required, Fn fn);
 
   Planning* const planning_;
   WorkerPool* const pool_;

@@ -8,10 +8,13 @@
 // finishes with its status through okr::ToGrpcStatus, field violations
 // included. A full pool answers UNAVAILABLE at once (okr::RunUnary).
 //
-// Tenancy: until auth lands, the caller's organisation is the
-// `okr-organisation-id` request metadata entry, as for planning
-// (planning::kOrganisationMetadataKey). Every call without it fails with
-// UNAUTHENTICATED before any work is queued.
+// Tenancy and roles: every handler first asks the Authenticator
+// (common/auth.h) for the caller with the role the RPC needs: reader for the
+// reads (ListCheckIns, Get*, ExplainScore, ListStaleKeyResults, GetReview,
+// ListReviews), writer for RecordCheckIn and UpsertReview, admin for
+// CloseCycle and RebuildRollups. A refusal (UNAUTHENTICATED,
+// PERMISSION_DENIED) is answered before any work is queued; the organisation
+// the use-case sees is always the caller's.
 #ifndef OKR_SERVICES_TRACKING_GRPC_TRACKING_SERVICE_H_
 #define OKR_SERVICES_TRACKING_GRPC_TRACKING_SERVICE_H_
 
@@ -74,9 +77,11 @@ class TrackingGrpcService final : public v1::TrackingService::CallbackService {
 
  private:
   // Runs `fn(org)` on the pool with the caller's organisation, or finishes
-  // the call with UNAUTHENTICATED at once when the metadata lacks it.
+  // the call at once with Authorize's refusal when the caller is not
+  // authenticated or its role is below `required`.
   template <typename Fn>
-  grpc::ServerUnaryReactor* WithOrganisation(grpc::CallbackServerContext* context, Fn fn);
+  grpc::ServerUnaryReactor* WithOrganisation(grpc::CallbackServerContext* context, Role required,
+                                             Fn fn);
 
   Tracking* const tracking_;
   WorkerPool* const pool_;

@@ -767,20 +767,21 @@ class OkrctlNotifyEndToEndTest : public ::testing::Test {
       OKR_ASSIGN_OR_RETURN(redis, RedisServer::Start());
       const std::string redis_address = absl::StrCat("--redis=127.0.0.1:", redis->port());
       OKR_ASSIGN_OR_RETURN(
-          planning, ServiceProcess::Start({.binary = "okr-planning",
-                                           .args = {"--store=sqlite:" + dir.File("planning.db")},
-                                           .log_path = dir.File("planning.log")}));
+          planning, ServiceProcess::Start(
+                        {.binary = "okr-planning",
+                         .args = {"--auth=false", "--store=sqlite:" + dir.File("planning.db")},
+                         .log_path = dir.File("planning.log")}));
       OKR_ASSIGN_OR_RETURN(
-          tracking,
-          ServiceProcess::Start({.binary = "okr-tracking",
-                                 .args = {"--store=sqlite:" + dir.File("tracking.db"),
-                                          redis_address, "--planning_addr=" + planning->address()},
-                                 .log_path = dir.File("tracking.log")}));
+          tracking, ServiceProcess::Start(
+                        {.binary = "okr-tracking",
+                         .args = {"--auth=false", "--store=sqlite:" + dir.File("tracking.db"),
+                                  redis_address, "--planning_addr=" + planning->address()},
+                         .log_path = dir.File("tracking.log")}));
       OKR_ASSIGN_OR_RETURN(
           notify,
           ServiceProcess::Start({.binary = "okr-notify",
-                                 .args = {"--store=sqlite:" + dir.File("notify.db"), redis_address,
-                                          "--planning_addr=" + planning->address(),
+                                 .args = {"--auth=false", "--store=sqlite:" + dir.File("notify.db"),
+                                          redis_address, "--planning_addr=" + planning->address(),
                                           "--tracking_addr=" + tracking->address()},
                                  .log_path = dir.File("notify.log")}));
       return absl::OkStatus();

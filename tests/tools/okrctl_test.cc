@@ -733,10 +733,10 @@ class OkrctlEndToEndTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir("okrctl-e2e");
-    absl::StatusOr<std::unique_ptr<ServiceProcess>> server =
-        ServiceProcess::Start({.binary = "okr-planning",
-                               .args = {"--store=sqlite:" + dir_->File("planning.db")},
-                               .log_path = dir_->File("planning.log")});
+    absl::StatusOr<std::unique_ptr<ServiceProcess>> server = ServiceProcess::Start(
+        {.binary = "okr-planning",
+         .args = {"--auth=false", "--store=sqlite:" + dir_->File("planning.db")},
+         .log_path = dir_->File("planning.log")});
     if (!server.ok()) {
       *startup_error_ = server.status().ToString();
       return;

@@ -330,17 +330,18 @@ class OkrctlTrackingEndToEndTest : public ::testing::Test {
     absl::Status Start() {
       OKR_ASSIGN_OR_RETURN(redis, RedisServer::Start());
       OKR_ASSIGN_OR_RETURN(
-          planning, ServiceProcess::Start({.binary = "okr-planning",
-                                           .args = {"--store=sqlite:" + dir.File("planning.db")},
-                                           .log_path = dir.File("planning.log")}));
+          planning, ServiceProcess::Start(
+                        {.binary = "okr-planning",
+                         .args = {"--auth=false", "--store=sqlite:" + dir.File("planning.db")},
+                         .log_path = dir.File("planning.log")}));
       planning_addr = planning->address();
       OKR_ASSIGN_OR_RETURN(
-          tracking,
-          ServiceProcess::Start({.binary = "okr-tracking",
-                                 .args = {"--store=sqlite:" + dir.File("tracking.db"),
-                                          absl::StrCat("--redis=127.0.0.1:", redis->port()),
-                                          "--planning_addr=" + planning_addr},
-                                 .log_path = dir.File("tracking.log")}));
+          tracking, ServiceProcess::Start(
+                        {.binary = "okr-tracking",
+                         .args = {"--auth=false", "--store=sqlite:" + dir.File("tracking.db"),
+                                  absl::StrCat("--redis=127.0.0.1:", redis->port()),
+                                  "--planning_addr=" + planning_addr},
+                         .log_path = dir.File("tracking.log")}));
       tracking_addr = tracking->address();
       return absl::OkStatus();
     }

@@ -424,17 +424,18 @@ class TrackingSourceServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     OKR_ASSERT_OK_AND_ASSIGN(
-        planning_, ServiceProcess::Start({.binary = "okr-planning",
-                                          .args = {absl::StrCat("--store=sqlite:",
-                                                                dir_.File("plan.db")),
-                                                   "--workers=2", "--shutdown_grace=2s"}}));
+        planning_,
+        ServiceProcess::Start(
+            {.binary = "okr-planning",
+             .args = {"--auth=false", absl::StrCat("--store=sqlite:", dir_.File("plan.db")),
+                      "--workers=2", "--shutdown_grace=2s"}}));
     OKR_ASSERT_OK_AND_ASSIGN(
         tracking_,
         ServiceProcess::Start(
             {.binary = "okr-tracking",
-             .args = {absl::StrCat("--store=sqlite:", dir_.File("tracking.db")), "--redis=",
-                      absl::StrCat("--planning_addr=", planning_->address()), "--workers=2",
-                      "--shutdown_grace=2s"}}));
+             .args = {"--auth=false", absl::StrCat("--store=sqlite:", dir_.File("tracking.db")),
+                      "--redis=", absl::StrCat("--planning_addr=", planning_->address()),
+                      "--workers=2", "--shutdown_grace=2s"}}));
     plan_ = v1::PlanningService::NewStub(
         grpc::CreateChannel(planning_->address(), grpc::InsecureChannelCredentials()));
     track_ = v1::TrackingService::NewStub(

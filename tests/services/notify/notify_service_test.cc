@@ -370,16 +370,18 @@ class NotifyServiceTest : public ::testing::Test {
     OKR_ASSERT_OK_AND_ASSIGN(redis_, RedisServer::Start());
     OKR_ASSERT_OK_AND_ASSIGN(
         planning_,
-        ServiceProcess::Start({.binary = "okr-planning",
-                               .args = {absl::StrCat("--store=sqlite:", dir_.File("plan.db"))},
-                               .log_path = dir_.File("planning.log")}));
+        ServiceProcess::Start(
+            {.binary = "okr-planning",
+             .args = {"--auth=false", absl::StrCat("--store=sqlite:", dir_.File("plan.db"))},
+             .log_path = dir_.File("planning.log")}));
     OKR_ASSERT_OK_AND_ASSIGN(
         tracking_,
-        ServiceProcess::Start({.binary = "okr-tracking",
-                               .args = {absl::StrCat("--store=sqlite:", dir_.File("tracking.db")),
-                                        absl::StrCat("--redis=127.0.0.1:", redis_->port()),
-                                        absl::StrCat("--planning_addr=", planning_->address())},
-                               .log_path = dir_.File("tracking.log")}));
+        ServiceProcess::Start(
+            {.binary = "okr-tracking",
+             .args = {"--auth=false", absl::StrCat("--store=sqlite:", dir_.File("tracking.db")),
+                      absl::StrCat("--redis=127.0.0.1:", redis_->port()),
+                      absl::StrCat("--planning_addr=", planning_->address())},
+             .log_path = dir_.File("tracking.log")}));
     OKR_ASSERT_OK_AND_ASSIGN(notify_, StartNotify("notify.log"));
     plan_channel_ = grpc::CreateChannel(planning_->address(), grpc::InsecureChannelCredentials());
     plan_stub_ = v1::PlanningService::NewStub(plan_channel_);
@@ -414,7 +416,7 @@ class NotifyServiceTest : public ::testing::Test {
   absl::StatusOr<std::unique_ptr<ServiceProcess>> StartNotify(absl::string_view log) {
     return ServiceProcess::Start(
         {.binary = "okr-notify",
-         .args = {absl::StrCat("--store=sqlite:", dir_.File("notify.db")),
+         .args = {"--auth=false", absl::StrCat("--store=sqlite:", dir_.File("notify.db")),
                   absl::StrCat("--redis=127.0.0.1:", redis_->port()),
                   absl::StrCat("--planning_addr=", planning_->address()),
                   absl::StrCat("--tracking_addr=", tracking_->address()),

@@ -81,7 +81,7 @@ class PlanningServiceTest : public ::testing::Test {
         process_,
         ServiceProcess::Start(
             {.binary = "okr-planning",
-             .args = {absl::StrCat("--store=sqlite:", dir_.File("plan.db")),
+             .args = {"--auth=false", absl::StrCat("--store=sqlite:", dir_.File("plan.db")),
                       "--workers=4", "--shutdown_grace=5s"},
              .log_path = dir_.File("planning.log")}));
     Connect();

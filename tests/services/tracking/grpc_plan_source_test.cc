@@ -66,7 +66,7 @@ class PlanningProcess {
       }
       SubprocessOptions options;
       options.program = binary;
-      options.args = {absl::StrCat("--listen=127.0.0.1:", port_),
+      options.args = {"--auth=false", absl::StrCat("--listen=127.0.0.1:", port_),
                       absl::StrCat("--store=sqlite:", store_path_), "--workers=4",
                       "--shutdown_grace=2s"};
       options.stdout_path = store_path_ + ".log";

@@ -206,16 +206,17 @@ class TrackingServiceTest : public ::testing::Test {
     OKR_ASSERT_OK_AND_ASSIGN(redis_, RedisServer::Start());
     OKR_ASSERT_OK_AND_ASSIGN(
         planning_,
-        ServiceProcess::Start({.binary = "okr-planning",
-                               .args = {absl::StrCat("--store=sqlite:", dir_.File("plan.db")),
-                                        "--workers=4", "--shutdown_grace=2s"},
-                               .log_path = dir_.File("planning.log")}));
+        ServiceProcess::Start(
+            {.binary = "okr-planning",
+             .args = {"--auth=false", absl::StrCat("--store=sqlite:", dir_.File("plan.db")),
+                      "--workers=4", "--shutdown_grace=2s"},
+             .log_path = dir_.File("planning.log")}));
     // Restart() keeps planning's port, so this --planning_addr stays right.
     OKR_ASSERT_OK_AND_ASSIGN(
         tracking_,
         ServiceProcess::Start(
             {.binary = "okr-tracking",
-             .args = {absl::StrCat("--store=sqlite:", dir_.File("tracking.db")),
+             .args = {"--auth=false", absl::StrCat("--store=sqlite:", dir_.File("tracking.db")),
                       absl::StrCat("--redis=127.0.0.1:", redis_->port()),
                       absl::StrCat("--planning_addr=", planning_->address())},
              .log_path = dir_.File("tracking.log")}));
