@@ -1,17 +1,24 @@
 #include "common/server.h"
 
+#include <grpcpp/ext/health_check_service_server_builder_option.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "absl/base/call_once.h"
@@ -46,10 +53,11 @@ struct HostPort {
   std::string port;
 };
 
-absl::StatusOr<HostPort> SplitListenAddress(absl::string_view address) {
+absl::StatusOr<HostPort> SplitListenAddress(absl::string_view address,
+                                            absl::string_view field = "listen_address") {
   const auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
-        absl::StrCat("listen_address: ", why, ", got '", address,
+        absl::StrCat(field, ": ", why, ", got '", address,
                      "' (expected HOST:PORT, e.g. 0.0.0.0:50051 or [::]:0)"));
   };
   const size_t colon = address.rfind(':');
@@ -118,6 +126,99 @@ void InitGrpcServerGlobals() {
   });
 }
 
+constexpr absl::string_view kHealthCheckMethod = "/grpc.health.v1.Health/Check";
+// A forwarded Check never waits longer than this for the main server, so a
+// probe with a long (or no) deadline still gets an answer.
+constexpr absl::Duration kHealthForwardTimeout = absl::Seconds(1);
+
+// grpc.health.v1.HealthCheckResponse{status: NOT_SERVING}: field 1, varint 2.
+grpc::ByteBuffer NotServingResponse() {
+  static const char kBytes[] = {0x08, 0x02};
+  grpc::Slice slice(kBytes, sizeof(kBytes));
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// Answers one grpc.health.v1.Health/Check on the health port by forwarding
+// the request bytes to the main server's own health service in process.
+class ForwardedCheck : public grpc::ServerGenericBidiReactor {
+ public:
+  ForwardedCheck(grpc::GenericStub* main, grpc::GenericCallbackServerContext* context)
+      : main_(main), context_(context) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "grpc.health.v1.Health/Check: no request message"));
+      return;
+    }
+    const absl::Time deadline =
+        std::min(absl::FromChrono(context_->deadline()), absl::Now() + kHealthForwardTimeout);
+    forward_context_.set_deadline(absl::ToChronoTime(deadline));
+    main_->UnaryCall(&forward_context_, std::string(kHealthCheckMethod), grpc::StubOptions(),
+                     &request_, &response_, [this](grpc::Status status) { OnForwarded(status); });
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void OnForwarded(const grpc::Status& status) {
+    if (status.ok()) {
+      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+    } else if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      Finish(status);  // an entry the main server does not have
+    } else {
+      // The main server is draining or gone: it serves nothing, say so
+      // rather than leave the probe guessing from a transport error.
+      response_ = NotServingResponse();
+      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+    }
+  }
+
+  grpc::GenericStub* const main_;
+  grpc::GenericCallbackServerContext* const context_;
+  grpc::ClientContext forward_context_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+};
+
+// Everything the health port serves: Check, mirrored from the main server;
+// every other method, okr.v1 and reflection included, is UNIMPLEMENTED.
+class HealthProxy : public grpc::CallbackGenericService {
+ public:
+  explicit HealthProxy(const std::shared_ptr<grpc::Channel>& main) : main_(main) {}
+
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override {
+    if (context->method() == kHealthCheckMethod) return new ForwardedCheck(&main_, context);
+    class Unimplemented : public grpc::ServerGenericBidiReactor {
+     public:
+      explicit Unimplemented(const std::string& method) {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                            absl::StrCat(method,
+                                         ": this plaintext port serves only "
+                                         "grpc.health.v1.Health/Check; use the main port")));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Unimplemented(context->method());
+  }
+
+ private:
+  grpc::GenericStub main_;
+};
+
+// Drops the builder plugins (server reflection) that InitGrpcServerGlobals
+// installs for every server: the health port must list no other service.
+class WithoutPlugins : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->clear();
+  }
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
@@ -134,6 +235,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return absl::InvalidArgumentError(
         absl::StrCat("shutdown_grace: must not be negative, got ",
                      absl::FormatDuration(options.shutdown_grace)));
+  }
+  if (!options.health_listen_address.empty()) {
+    absl::StatusOr<HostPort> health =
+        SplitListenAddress(options.health_listen_address, "health_listen_address");
+    if (!health.ok()) return health.status();
   }
   InitGrpcServerGlobals();
 
@@ -161,12 +267,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   std::string address = JoinHostPort(host_port->host, selected_port);
   std::unique_ptr<Server> out(
       new Server(std::move(server), options, selected_port, address));
+  if (!options.health_listen_address.empty()) {
+    if (absl::Status health = out->StartHealthServer(); !health.ok()) {
+      // The main server is not announced yet: stop it without a drain.
+      out->server_->Shutdown(std::chrono::system_clock::now());
+      out->server_->Wait();
+      absl::MutexLock lock(&out->shutdown_mu_);
+      out->shut_down_ = true;
+      return health;
+    }
+  }
   out->SetServing(true);
   LogInfo("server started",
           {{"server", options.service_name},
            {"listen", options.listen_address},
            {"address", address},
            {"port", selected_port},
+           {"health_port", out->health_port_},
            {"tls", options.credentials != nullptr},
            {"shutdown_grace", options.shutdown_grace},
            {"max_receive_message_bytes", options.max_receive_message_bytes}});
@@ -181,6 +298,32 @@ Server::Server(std::unique_ptr<grpc::Server> server, ServerOptions options,
       address_(std::move(address)) {}
 
 Server::~Server() { Shutdown(); }
+
+absl::Status Server::StartHealthServer() {
+  const std::string& listen = options_.health_listen_address;
+  health_proxy_ = std::make_unique<HealthProxy>(server_->InProcessChannel(grpc::ChannelArguments()));
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected_port);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Health requests are a few bytes; nothing else is accepted here.
+  builder.SetMaxReceiveMessageSize(64 * 1024);
+  // Null disables gRPC's default health service: its statuses would be this
+  // server's own, not the main server's.
+  builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
+  builder.SetOption(std::make_unique<WithoutPlugins>());
+  builder.RegisterCallbackGenericService(health_proxy_.get());
+  health_server_ = builder.BuildAndStart();
+  if (health_server_ == nullptr || selected_port == 0) {
+    health_server_.reset();
+    absl::StatusOr<HostPort> host_port = SplitListenAddress(listen, "health_listen_address");
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen, " (health_listen_address): ",
+                     host_port.ok() ? ProbeBindError(*host_port) : host_port.status().ToString()));
+  }
+  health_port_ = selected_port;
+  return absl::OkStatus();
+}
 
 void Server::SetServing(bool serving) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
@@ -199,6 +342,11 @@ void Server::Shutdown() {
   // Without a deadline Shutdown waits forever for live streams.
   server_->Shutdown(absl::ToChronoTime(start + options_.shutdown_grace));
   server_->Wait();
+  if (health_server_ != nullptr) {
+    // Its calls take at most kHealthForwardTimeout; nothing is worth waiting for.
+    health_server_->Shutdown(std::chrono::system_clock::now());
+    health_server_->Wait();
+  }
   LogInfo("server stopped", {{"server", options_.service_name},
                              {"address", address_},
                              {"took", absl::Now() - start}});

@@ -30,6 +30,7 @@
 #ifndef OKR_COMMON_SERVER_H_
 #define OKR_COMMON_SERVER_H_
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -62,6 +63,11 @@ struct ServerOptions {
   // When not empty, a second, plaintext server on this "HOST:PORT" serves
   // only grpc.health.v1 with the main server's health (Kubernetes' gRPC
   // probes do not speak TLS). Port 0 picks a free port; health_port() tells.
+  // It answers Check by asking the main server in process, so every status
+  // the main server has (SetServing, a main's per-service entries) is
+  // mirrored without delay; while the main server cannot answer (it is
+  // draining or stopped) the answer is NOT_SERVING. Watch, reflection and
+  // every other method answer UNIMPLEMENTED there.
   std::string health_listen_address = "";
   // Called on the builder just before the server starts, for what the options
   // do not cover (interceptors, a generic service, an extra plaintext health
@@ -90,6 +96,9 @@ class Server {
   int port() const { return port_; }
   // The listen address with the bound port, e.g. "127.0.0.1:41237".
   const std::string& address() const { return address_; }
+  // The port of the plaintext health server; 0 when health_listen_address
+  // was empty.
+  int health_port() const { return health_port_; }
 
   // Sets the health status of the whole server (service ""). A server that
   // loses its store can report NOT_SERVING without stopping.
@@ -97,8 +106,10 @@ class Server {
 
   // Graceful shutdown: health NOT_SERVING first (load balancers and probes
   // stop sending new calls), then stop accepting calls, let in-flight ones run
-  // for up to shutdown_grace, cancel the rest and wait for them. Returns once
-  // the server has stopped; idempotent, and concurrent calls all wait.
+  // for up to shutdown_grace, cancel the rest and wait for them; the health
+  // server (health_listen_address) stops last, answering NOT_SERVING until
+  // then. Returns once the server has stopped; idempotent, and concurrent
+  // calls all wait.
   // Callback reactors must Finish() when cancelled, or this cannot return.
   void Shutdown();
 
@@ -109,10 +120,18 @@ class Server {
   Server(std::unique_ptr<grpc::Server> server, ServerOptions options, int port,
          std::string address);
 
+  // Starts the plaintext health-only server on options_.health_listen_address.
+  absl::Status StartHealthServer();
+
   const std::unique_ptr<grpc::Server> server_;
   const ServerOptions options_;
   const int port_;
   const std::string address_;
+  // The health server and the generic service behind it (which must outlive
+  // it); null without health_listen_address. Set once in Start().
+  std::unique_ptr<grpc::CallbackGenericService> health_proxy_;
+  std::unique_ptr<grpc::Server> health_server_;
+  int health_port_ = 0;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

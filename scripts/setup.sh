@@ -11,7 +11,16 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   redis-server redis-tools postgresql postgresql-client
   tzdata ca-certificates
+  openssl  # the TLS tests generate their certificates with the openssl CLI
 )
+
+# Node.js and npm run the manifest validator (scripts/validate-manifests.sh).
+# Many machines already have them from elsewhere (e.g. NodeSource's nodejs,
+# which bundles npm and conflicts with Debian's npm package), so Debian's are
+# installed only when the commands are missing.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 # One dpkg-query for all packages keeps the everything-installed case instant.
 declare -A installed=()

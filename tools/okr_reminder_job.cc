@@ -20,7 +20,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
 #include "absl/status/status.h"
@@ -42,6 +45,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/grpc_status.h"
+#include "common/tls.h"
 #include "okr/v1/notify.grpc.pb.h"
 #include "services/planning/grpc_planning_service.h"
 
@@ -56,9 +60,18 @@ ABSL_FLAG(std::string, kinds, "",
           "milestones (or their REMINDER_KIND_ names); empty: every enabled kind.");
 ABSL_FLAG(bool, dry_run, false, "Find and count, publish nothing; prints a sample.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(60), "Deadline of each call.");
+// --tls_ca, --tls_cert and --tls_key are common/tls.cc's, shared with the
+// services: TLS to okr-notify, and mTLS with a client certificate.
+ABSL_DECLARE_FLAG(std::string, tls_ca);
+ABSL_DECLARE_FLAG(std::string, tls_cert);
+ABSL_DECLARE_FLAG(std::string, tls_key);
 ABSL_FLAG(int, retries, 3,
           "Retries of an organisation's call after UNAVAILABLE (notify, planning or "
           "tracking unreachable), with exponential backoff from 1 s; 0 disables.");
+ABSL_FLAG(std::string, token_file, "",
+          "A file holding the bearer token sent to okr-notify (a `service` token, or "
+          "an admin token of the one organisation listed); empty sends none, for "
+          "okr-notify with --auth=false.");
 
 namespace {
 
@@ -66,7 +79,9 @@ constexpr absl::string_view kProgram = "okr-reminder-job";
 
 // The flags this program reads, in --help order.
 constexpr absl::string_view kFlagNames[] = {"notify_addr", "organisations", "now",   "kinds",
-                                            "dry_run",     "timeout",       "retries"};
+                                            "dry_run",     "timeout",       "retries",
+                                            "tls_ca",      "tls_cert",      "tls_key",
+                                            "token_file"};
 
 constexpr absl::Duration kInitialBackoff = absl::Seconds(1);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(30);
@@ -79,6 +94,8 @@ struct JobOptions {
   bool dry_run = false;
   absl::Duration timeout;
   int retries = 0;
+  okr::TlsConfig tls;  // only its client side: ca_file, cert_file, key_file
+  std::string token;   // --token_file's content, trimmed; empty: none sent
 };
 
 void PrintUsage() {
@@ -229,6 +246,27 @@ absl::StatusOr<JobOptions> ReadOptions() {
     return absl::InvalidArgumentError(
         absl::StrCat("--retries: must be >= 0, got ", options.retries));
   }
+  options.tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  if (!options.tls.client_tls() && (options.tls.server_tls() || !options.tls.key_file.empty())) {
+    return absl::InvalidArgumentError(
+        "--tls_cert/--tls_key: a client certificate needs --tls_ca, the CA that verifies "
+        "okr-notify");
+  }
+  if (absl::Status tls = okr::ValidateTlsConfig(options.tls); !tls.ok()) return tls;
+  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream contents;
+    contents << in.rdbuf();
+    if (!in) {
+      return absl::InvalidArgumentError(absl::StrCat("--token_file: cannot read ", path));
+    }
+    options.token = std::string(absl::StripAsciiWhitespace(contents.str()));
+    if (options.token.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--token_file: ", path, " is empty"));
+    }
+  }
   return options;
 }
 
@@ -307,6 +345,9 @@ absl::Status RunOrganisation(okr::v1::NotifyService::Stub& stub, const JobOption
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
     context.AddMetadata(std::string(okr::planning::kOrganisationMetadataKey), org);
+    if (!options.token.empty()) {
+      context.AddMetadata("authorization", absl::StrCat("Bearer ", options.token));
+    }
     const grpc::Status status = stub.RunDueReminders(&context, request, response);
     if (status.ok()) return absl::OkStatus();
     absl::Status failed = okr::ToAbslStatus(status);
@@ -338,8 +379,14 @@ int main(int argc, char** argv) {
   // Notify coming back after a restart is found within a second.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      okr::ChannelCredentialsFor(options->tls);
+  if (!credentials.ok()) {
+    std::cerr << kProgram << ": " << credentials.status().message() << "\n";
+    return 2;
+  }
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(options->notify_addr, grpc::InsecureChannelCredentials(), args);
+      grpc::CreateCustomChannel(options->notify_addr, *credentials, args);
   std::unique_ptr<okr::v1::NotifyService::Stub> stub = okr::v1::NotifyService::NewStub(channel);
 
   int failures = 0;

@@ -43,6 +43,8 @@ struct ClientOptions {
   std::string token;
   // Budget of the whole command.
   absl::Duration timeout = absl::Seconds(5);
+  // TLS (--tls-ca, --tls-cert, --tls-key); null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 // Returns `status` with "<prefix>: " before its message, payloads kept.
@@ -81,12 +83,15 @@ class ServiceClient : public ClientBase {
  public:
   using Stub = typename Service::StubInterface;
 
-  // Connects lazily (the first call dials) over a plaintext channel.
+  // Connects lazily (the first call dials), over TLS when
+  // options.credentials is set, else in plaintext.
   explicit ServiceClient(ClientOptions options,
                          std::optional<absl::Time> deadline = std::nullopt)
       : ClientBase(options, deadline),
-        stub_(Service::NewStub(
-            grpc::CreateChannel(options.address, grpc::InsecureChannelCredentials()))) {}
+        stub_(Service::NewStub(grpc::CreateChannel(
+            options.address, options.credentials != nullptr
+                                 ? options.credentials
+                                 : grpc::InsecureChannelCredentials()))) {}
   // For tests: calls go to `stub`.
   ServiceClient(ClientOptions options, std::unique_ptr<Stub> stub)
       : ClientBase(std::move(options), std::nullopt), stub_(std::move(stub)) {}

@@ -9,8 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "common/tls.h"
 #include "tools/okrctl/commands.h"
 
 namespace okr::okrctl {
@@ -125,6 +127,36 @@ std::map<char, std::string> ShortNames() {
   return names;
 }
 
+// The channel credentials of --tls-ca / --tls-cert / --tls-key (or their
+// OKR_TLS_* variables): null for plaintext, a usage error naming okrctl's
+// flag for a missing, unreadable or mismatched file.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentialsOf(
+    const Invocation& invocation,
+    const std::function<std::optional<std::string>(const char*)>& getenv) {
+  TlsConfig config;
+  config.ca_file = invocation.Get("tls-ca").value_or(getenv("OKR_TLS_CA").value_or(""));
+  config.cert_file = invocation.Get("tls-cert").value_or(getenv("OKR_TLS_CERT").value_or(""));
+  config.key_file = invocation.Get("tls-key").value_or(getenv("OKR_TLS_KEY").value_or(""));
+  if (!config.client_tls()) {
+    if (config.server_tls() || !config.key_file.empty()) {
+      return UsageError(
+          "--tls-cert/--tls-key: a client certificate needs --tls-ca (or OKR_TLS_CA), the CA "
+          "that verifies the services");
+    }
+    return nullptr;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ChannelCredentialsFor(config);
+  if (!credentials.ok()) {
+    // The library names the services' flags (--tls_ca); okrctl spells them
+    // with a dash.
+    return UsageError(absl::StrReplaceAll(
+        credentials.status().message(),
+        {{"--tls_ca", "--tls-ca"}, {"--tls_cert", "--tls-cert"}, {"--tls_key", "--tls-key"}}));
+  }
+  return credentials;
+}
+
 }  // namespace
 
 FlagSpec LimitFlag() { return ValueFlag("limit", "N", "list at most N items (default: all)"); }
@@ -156,6 +188,11 @@ const std::vector<FlagSpec>& GlobalFlags() {
        "(env OKR_NOTIFY_ADDR; default 127.0.0.1:50053)"},
       {"org", Kind::kValue, "ID", "organisation, sent as okr-organisation-id (env OKR_ORG)"},
       {"token", Kind::kValue, "TOKEN", "bearer token for the authorization header (env OKR_TOKEN)"},
+      {"tls-ca", Kind::kValue, "FILE",
+       "PEM CA bundle that verifies the services; turns TLS on (env OKR_TLS_CA)"},
+      {"tls-cert", Kind::kValue, "FILE",
+       "PEM client certificate for mTLS, with --tls-key and --tls-ca (env OKR_TLS_CERT)"},
+      {"tls-key", Kind::kValue, "FILE", "PEM private key of --tls-cert (env OKR_TLS_KEY)"},
       {"timeout", Kind::kValue, "DURATION", "deadline of the whole command (default 5s)"},
       {"json", Kind::kBool, "", "print the response message as JSON (proto field names)"},
       {"quiet", Kind::kBool, "", "create commands and checkin print only the new ids, one per line",
@@ -360,6 +397,10 @@ int Run(const std::vector<std::string>& args,
     if (!parsed_timeout.ok()) return usage_error(parsed_timeout.status(), nullptr);
     options.timeout = *parsed_timeout;
   }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      TlsCredentialsOf(invocation, getenv);
+  if (!credentials.ok()) return usage_error(credentials.status(), nullptr);
+  options.credentials = *std::move(credentials);
   ClientOptions tracking_options = options;
   tracking_options.address = invocation.Get("tracking-addr").value_or(
       getenv("OKR_TRACKING_ADDR").value_or(std::string(kDefaultTrackingAddress)));
