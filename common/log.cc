@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
+#include "common/request_context.h"
 #include "spdlog/logger.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/ostream_sink.h"
@@ -118,7 +119,14 @@ void Log(spdlog::level::level_enum level, absl::string_view msg,
          LogFields fields) {
   std::shared_ptr<spdlog::logger> logger = Holder().Get();
   if (!logger->should_log(level)) return;
-  const std::string body = FormatBody(msg, fields);
+  std::string body = FormatBody(msg, fields);
+  // Work done for a request (common/request_context.h) is tagged with its
+  // id, unless the caller named one itself (the access log line).
+  if (const std::string& request_id = CurrentRequestId(); !request_id.empty()) {
+    bool named = false;
+    for (const LogField& field : fields) named |= field.key == "request_id";
+    if (!named) absl::StrAppend(&body, ",\"request_id\":", JsonQuote(request_id));
+  }
   logger->log(level, spdlog::string_view_t(body.data(), body.size()));
 }
 

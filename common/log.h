@@ -3,7 +3,9 @@
 //   {"ts":"2027-01-04T09:00:00.123456Z","level":"info","service":"planning",
 //    "msg":"server started","listen":"0.0.0.0:50051","port":50051}
 // with `ts` in RFC 3339 UTC (microseconds), `level` one of debug / info /
-// warning / error, and the caller's key/value fields after `msg`. Strings are
+// warning / error, and the caller's key/value fields after `msg`, then
+// "request_id" while the thread works for a request (see
+// common/request_context.h) and the fields do not name one already. Strings are
 // JSON-escaped (control characters as \uXXXX, invalid UTF-8 replaced by
 // U+FFFD) so every line parses.
 //

@@ -6,6 +6,7 @@
 #include "absl/strings/substitute.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
+#include "common/request_context.h"
 
 namespace okr {
 
@@ -60,6 +61,10 @@ void ServiceClient::Prepare(absl::string_view organisation_id,
   const std::string token =
       options_.credentials.token ? options_.credentials.token() : options_.token;
   if (!token.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  // The request this call is made for, so that the peer's logs carry its id.
+  if (const std::string& request_id = CurrentRequestId(); !request_id.empty()) {
+    context.AddMetadata(std::string(kRequestIdKey), request_id);
+  }
 }
 
 absl::Status ServiceClient::Failed(absl::string_view method, const grpc::Status& status) const {

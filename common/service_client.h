@@ -57,7 +57,8 @@ class ServiceClient {
   const ServiceClientOptions& options() const { return options_; }
 
   // Sets the call's deadline and metadata (the organisation in
-  // "okr-organisation-id", the token).
+  // "okr-organisation-id", the token, and the thread's current request id
+  // in "x-request-id" when there is one).
   void Prepare(absl::string_view organisation_id, grpc::ClientContext& context) const;
 
   // A transport failure (DEADLINE_EXCEEDED or UNAVAILABLE: no answer within

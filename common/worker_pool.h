@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
+#include "common/request_context.h"
 
 namespace okr {
 
@@ -95,6 +96,8 @@ class WorkerPool {
 // DEADLINE_EXCEEDED / CANCELLED without running `fn`; a full or stopping
 // pool finishes it at once with the pool's UNAVAILABLE status. An exception
 // escaping `fn` becomes INTERNAL rather than leaving the call unfinished.
+// While `fn` runs, the call's "x-request-id" is the thread's current request
+// id (common/request_context.h).
 // Use it as
 //   grpc::ServerUnaryReactor* GetTeam(grpc::CallbackServerContext* ctx,
 //                                     const GetTeamRequest* req,
@@ -126,6 +129,10 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
           return;
         }
         absl::Status status;
+        // The RPC interceptor (common/metrics.h) put the call's request id
+        // into its metadata; log lines and calls to other services made by
+        // `fn` carry it.
+        ScopedRequestId request_id(RequestIdFromMetadata(context->client_metadata()));
         try {
           status = fn();
         } catch (const std::exception& e) {

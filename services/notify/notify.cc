@@ -13,13 +13,16 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/calendar.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/model_proto.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
@@ -55,6 +58,37 @@ constexpr int kTitlesInText = 3;
 // Team chains longer than this are cut (planning refuses cycles; this only
 // guards against a corrupt mirror).
 constexpr int kMaxTeamDepth = 64;
+
+// A reminder kind as a metric label: "weekly_check_in" for
+// REMINDER_KIND_WEEKLY_CHECK_IN, the number for an unknown kind.
+std::string KindLabel(int kind) {
+  std::string name = v1::ReminderKind_Name(static_cast<ReminderKind>(kind));
+  if (name.empty()) return absl::StrCat(kind);
+  absl::string_view view = name;
+  absl::ConsumePrefix(&view, "REMINDER_KIND_");
+  return absl::AsciiStrToLower(view);
+}
+
+// Adds one run's counts (not a dry run's) to okr_reminders_found_total,
+// okr_reminders_published_total and okr_reminders_failed_total by kind.
+void CountRun(const absl::btree_map<int, v1::ReminderKindCounts>& counts) {
+  static metrics::CounterFamily& found = metrics::Default().AddCounter(
+      "okr_reminders_found_total", "Reminders found due by RunDueReminders, by kind.", {"kind"});
+  static metrics::CounterFamily& published = metrics::Default().AddCounter(
+      "okr_reminders_published_total",
+      "Reminders published for the first time (Redis, watchers, webhook outbox), by kind.",
+      {"kind"});
+  static metrics::CounterFamily& failed = metrics::Default().AddCounter(
+      "okr_reminders_failed_total",
+      "Reminders claimed by a run that Redis did not take (the next run retries them), by kind.",
+      {"kind"});
+  for (const auto& [kind, count] : counts) {
+    const std::string label = KindLabel(kind);
+    found.WithLabels({label}).Increment(count.found());
+    published.WithLabels({label}).Increment(count.published());
+    failed.WithLabels({label}).Increment(count.failed());
+  }
+}
 
 absl::Status NotFound(absl::string_view field, absl::string_view what) {
   return absl::NotFoundError(absl::StrCat(field, ": ", what));
@@ -868,6 +902,7 @@ absl::Status Notify::RunDueReminders(absl::string_view org,
   }
   if (any_webhook_task && dispatcher_ != nullptr) dispatcher_->Wake();
 
+  CountRun(counts);
   for (auto& [kind, count] : counts) *response->add_counts() = count;
   LogInfo("reminders run",
           {{"organisation", std::string(org)},

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/metrics.h"
 #include "common/redis.h"
 #include "common/redis_script.h"
 #include "okr/v1/notify.pb.h"
@@ -44,6 +45,17 @@ local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
 local subscribers = redis.call('PUBLISH', ARGV[3], ARGV[8])
 return {entry, subscribers}
 )lua";
+
+// Counts a publication Redis failed (okr_reminder_publish_errors_total{code})
+// and passes `status` on; refusals before any Redis call are not counted.
+absl::Status PublishFailed(absl::Status status) {
+  static metrics::CounterFamily& errors = metrics::Default().AddCounter(
+      "okr_reminder_publish_errors_total",
+      "Reminder publications to Redis that failed (retried by the next run), by status code.",
+      {"code"});
+  errors.WithLabels({absl::StatusCodeToString(status.code())}).Increment();
+  return status;
+}
 
 const RedisScript& PublishScript() {
   static const RedisScript* const kScript = new RedisScript(kPublishScript);
@@ -131,23 +143,24 @@ absl::StatusOr<PublishOutcome> ReminderPublisher::Publish(absl::string_view orga
                                     *json};
   absl::StatusOr<RedisReply> reply = PublishScript().Run(*redis_, keys, args);
   if (!reply.ok()) {
-    return absl::Status(reply.status().code(),
-                        absl::StrCat("publishing reminder ", reminder.id(), " to ", stream,
-                                     ": ", reply.status().message()));
+    return PublishFailed(absl::Status(reply.status().code(),
+                                      absl::StrCat("publishing reminder ", reminder.id(), " to ",
+                                                   stream, ": ", reply.status().message())));
   }
   if (reply->is_error()) {
     const absl::Status status = reply->ToStatus();
-    return absl::Status(status.code(), absl::StrCat("publishing reminder ", reminder.id(),
-                                                    " to ", stream, ": ", status.message()));
+    return PublishFailed(absl::Status(status.code(),
+                                      absl::StrCat("publishing reminder ", reminder.id(), " to ",
+                                                   stream, ": ", status.message())));
   }
   PublishOutcome outcome;
   if (reply->is_nil()) return outcome;  // published before: the marker was there
   if (reply->kind != RedisReply::Kind::kArray || reply->elements.size() != 2 ||
       reply->elements[0].kind != RedisReply::Kind::kString ||
       reply->elements[1].kind != RedisReply::Kind::kInteger) {
-    return absl::InternalError(absl::StrCat("publishing reminder ", reminder.id(),
-                                            ": the script answered ", reply->DebugString(),
-                                            " instead of {entry id, subscribers}"));
+    return PublishFailed(absl::InternalError(
+        absl::StrCat("publishing reminder ", reminder.id(), ": the script answered ",
+                     reply->DebugString(), " instead of {entry id, subscribers}")));
   }
   outcome.published = true;
   outcome.stream_entry_id = std::move(reply->elements[0].str);

@@ -11,6 +11,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/model_proto.h"
 #include "okr/v1/notify.pb.h"
@@ -18,6 +19,26 @@
 
 namespace okr::notify {
 namespace {
+
+// okr_webhook_deliveries_total{result}: every attempt, as delivered, retried
+// (failed, another attempt is due) or failed (for good).
+void CountDelivery(int status) {
+  static metrics::CounterFamily& deliveries = metrics::Default().AddCounter(
+      "okr_webhook_deliveries_total",
+      "Webhook delivery attempts by result: delivered, retried (another attempt follows) or "
+      "failed (for good).",
+      {"result"});
+  static metrics::Counter& delivered = deliveries.WithLabels({"delivered"});
+  static metrics::Counter& retried = deliveries.WithLabels({"retried"});
+  static metrics::Counter& failed = deliveries.WithLabels({"failed"});
+  if (status == v1::DELIVERY_STATUS_SUCCEEDED) {
+    delivered.Increment();
+  } else if (status == v1::DELIVERY_STATUS_RETRYING) {
+    retried.Increment();
+  } else {
+    failed.Increment();
+  }
+}
 
 absl::Duration Backoff(const WebhookDispatcherOptions& options, int next_attempt) {
   if (next_attempt <= 1) return absl::ZeroDuration();
@@ -297,6 +318,7 @@ void WebhookDispatcher::Impl::Attempt(const Leased& leased) {
   stored.time = now;
   stored.body = delivery.SerializeAsString();
 
+  CountDelivery(status);
   if (status != v1::DELIVERY_STATUS_SUCCEEDED) {
     LogWarn(status == v1::DELIVERY_STATUS_RETRYING ? "webhook delivery failed; will retry"
                                                     : "webhook delivery failed for good",

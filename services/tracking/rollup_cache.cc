@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/model.h"
 #include "common/redis.h"
 #include "common/redis_script.h"
@@ -24,6 +25,42 @@
 
 namespace okr::tracking {
 namespace {
+
+// The cache's Prometheus counters (common/metrics.h), process-wide like the
+// registry: okr_cache_requests_total{result} counts keys read (a hit, a
+// miss, or a fallback: the read failed and the caller answers from memory)
+// and okr_cache_errors_total{operation} the calls Redis failed.
+struct CacheMetrics {
+  metrics::Counter& hit;
+  metrics::Counter& miss;
+  metrics::Counter& fallback;
+  metrics::Counter& get_errors;
+  metrics::Counter& put_errors;
+  metrics::Counter& clear_errors;
+};
+
+const CacheMetrics& Metrics() {
+  static const CacheMetrics* const kMetrics = [] {
+    metrics::CounterFamily& requests = metrics::Default().AddCounter(
+        "okr_cache_requests_total",
+        "Rollup cache keys read, by result: hit, miss, or fallback (Redis failed and the score "
+        "came from memory).",
+        {"result"});
+    metrics::CounterFamily& errors = metrics::Default().AddCounter(
+        "okr_cache_errors_total", "Rollup cache calls that Redis failed, by operation.",
+        {"operation"});
+    return new CacheMetrics{requests.WithLabels({"hit"}),    requests.WithLabels({"miss"}),
+                            requests.WithLabels({"fallback"}), errors.WithLabels({"get"}),
+                            errors.WithLabels({"put"}),        errors.WithLabels({"clear"})};
+  }();
+  return *kMetrics;
+}
+
+// Counts a failed call of `errors`' operation and passes `status` on.
+absl::Status CountError(metrics::Counter& errors, absl::Status status) {
+  errors.Increment();
+  return status;
+}
 
 // Versions travel through Lua numbers (doubles); below this every integer is
 // exact, so the script's comparisons agree with ScoreVersion's.
@@ -212,12 +249,12 @@ absl::Status RollupCache::Put(absl::string_view organisation_id,
   }
 
   absl::StatusOr<RedisReply> reply = PutScript().Run(*redis_, key_views, args);
-  if (!reply.ok()) return Record(reply.status());
-  if (reply->is_error()) return Record(ReplyError("put", *reply));
+  if (!reply.ok()) return Record(CountError(Metrics().put_errors, reply.status()));
+  if (reply->is_error()) return Record(CountError(Metrics().put_errors, ReplyError("put", *reply)));
   if (reply->kind != RedisReply::Kind::kInteger) {
-    return Record(absl::InternalError(absl::StrCat(
+    return Record(CountError(Metrics().put_errors, absl::InternalError(absl::StrCat(
         "rollup cache put: the script answered ", reply->DebugString(),
-        " instead of a count")));
+        " instead of a count"))));
   }
   writes_.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
   refused_.fetch_add(static_cast<int64_t>(n) - reply->integer, std::memory_order_relaxed);
@@ -238,9 +275,13 @@ absl::StatusOr<std::vector<std::optional<CachedScore>>> RollupCache::Get(
     pipeline.Add(args);
   }
   absl::StatusOr<std::vector<RedisReply>> replies = redis_->Execute(pipeline);
-  if (!replies.ok()) return Record(replies.status());
+  const auto fallback = [&](absl::Status status) {
+    Metrics().fallback.Increment(static_cast<double>(keys.size()));
+    return Record(CountError(Metrics().get_errors, std::move(status)));
+  };
+  if (!replies.ok()) return fallback(replies.status());
   if (replies->size() != keys.size()) {
-    return Record(absl::InternalError(absl::StrCat(
+    return fallback(absl::InternalError(absl::StrCat(
         "rollup cache get: ", replies->size(), " replies to ", keys.size(), " commands")));
   }
   // A per-key error reply (WRONGTYPE on a key someone else wrote) is junk in
@@ -253,6 +294,8 @@ absl::StatusOr<std::vector<std::optional<CachedScore>>> RollupCache::Get(
   }
   hits_.fetch_add(hits, std::memory_order_relaxed);
   misses_.fetch_add(static_cast<int64_t>(keys.size()) - hits, std::memory_order_relaxed);
+  Metrics().hit.Increment(static_cast<double>(hits));
+  Metrics().miss.Increment(static_cast<double>(static_cast<int64_t>(keys.size()) - hits));
   OKR_RETURN_IF_ERROR(Record(absl::OkStatus()));
   return result;
 }
@@ -282,9 +325,11 @@ absl::StatusOr<int64_t> RollupCache::Clear(absl::string_view organisation_id) {
       pipeline.Add(scan);
     }
     absl::StatusOr<std::vector<RedisReply>> replies = redis_->Execute(pipeline);
-    if (!replies.ok()) return Record(replies.status());
+    if (!replies.ok()) return Record(CountError(Metrics().clear_errors, replies.status()));
     for (const RedisReply& reply : *replies) {
-      if (reply.is_error()) return Record(ReplyError("clear", reply));
+      if (reply.is_error()) {
+        return Record(CountError(Metrics().clear_errors, ReplyError("clear", reply)));
+      }
     }
     size_t next = 0;
     if (!found.empty()) {
@@ -297,8 +342,10 @@ absl::StatusOr<int64_t> RollupCache::Clear(absl::string_view organisation_id) {
       if (scanned.kind != RedisReply::Kind::kArray || scanned.elements.size() != 2 ||
           scanned.elements[0].kind != RedisReply::Kind::kString ||
           scanned.elements[1].kind != RedisReply::Kind::kArray) {
-        return Record(absl::InternalError(absl::StrCat(
-            "rollup cache clear: unexpected SCAN reply ", scanned.DebugString())));
+        return Record(CountError(
+            Metrics().clear_errors,
+            absl::InternalError(absl::StrCat("rollup cache clear: unexpected SCAN reply ",
+                                             scanned.DebugString()))));
       }
       cursor = std::move(scanned.elements[0].str);
       done = cursor == "0";

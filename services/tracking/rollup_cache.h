@@ -27,7 +27,10 @@
 // Redis is never the only copy: every failure comes back as a Status and the
 // caller serves from its own state instead. The cache counts its hits,
 // misses and failures and remembers whether its last call succeeded, for
-// logs (one line when that flips), health detail and metrics.
+// logs (one line when that flips), health detail and metrics: the process
+// registry's okr_cache_requests_total{result="hit|miss|fallback"} (per key
+// read; fallback = the read failed and the caller answers from memory) and
+// okr_cache_errors_total{operation="get|put|clear"}.
 #ifndef OKR_SERVICES_TRACKING_ROLLUP_CACHE_H_
 #define OKR_SERVICES_TRACKING_ROLLUP_CACHE_H_
 
