@@ -44,6 +44,12 @@ namespace okr {
 //   anything else                         -> INTERNAL
 absl::Status PgStatus(const pg_result* result, const pg_conn* conn, absl::string_view context);
 
+// PgStatus attaches the SQLSTATE as a payload under this URL; PgSqlState
+// reads it back ("" for a status that did not come from the server, e.g. a
+// callback's own error or a lost connection).
+inline constexpr absl::string_view kPgSqlStatePayload = "okr.postgres/sqlstate";
+std::string PgSqlState(const absl::Status& status);
+
 // One parameter: text, or SQL NULL. Binary bodies go as bytea via
 // PgParam::Bytes (hex-encoded text form), integers via PgParam::Int.
 class PgParam {
@@ -78,6 +84,7 @@ class PgRows {
 
  private:
   friend class PgConnection;
+  friend class PgPool;
   explicit PgRows(pg_result* result) : result_(result) {}
   pg_result* result_ = nullptr;
 };
@@ -91,6 +98,9 @@ class PgConnection {
   absl::Status ExecScript(absl::string_view sql);
 
   pg_conn* raw() { return conn_; }
+  // True once a statement failed because the connection is gone; the pool
+  // closes it instead of reusing it.
+  bool broken() const { return broken_; }
 
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
@@ -99,8 +109,12 @@ class PgConnection {
  private:
   friend class PgPool;
   explicit PgConnection(pg_conn* conn) : conn_(conn) {}
+  void NoteFailure(const absl::Status& status);
   pg_conn* conn_ = nullptr;
   bool broken_ = false;  // set on a connection-class error: not reused
+  // Set when a statement failed with 40001 / 40P01 since the last BEGIN of
+  // PgPool::Transaction: the whole transaction is worth retrying.
+  bool retryable_failure_ = false;
 };
 
 struct PgPoolOptions {

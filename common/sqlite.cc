@@ -3,7 +3,9 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -546,6 +548,28 @@ absl::Status ApplyOne(SqliteDb& db, const Migration& m) {
 }
 
 }  // namespace
+
+absl::Status CheckSqliteHealth(SqliteDb& db) {
+  struct stat info;
+  if (::stat(db.path().c_str(), &info) != 0) {
+    const int error = errno;
+    return absl::UnavailableError(absl::StrCat("sqlite: the database file ", db.path(),
+                                               " is no longer there (", std::strerror(error),
+                                               "); writes would be lost at the next restart"));
+  }
+  absl::StatusOr<Statement*> query = db.Cached("SELECT count(*) FROM sqlite_master");
+  absl::Status status = query.status();
+  if (query.ok()) {
+    absl::StatusOr<bool> row = (*query)->Step();
+    status = row.status();
+    (*query)->Reset();
+  }
+  if (!status.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("sqlite: cannot read ", db.path(), ": ", status.message()));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<int> SchemaVersion(SqliteDb& db) {
   OKR_ASSIGN_OR_RETURN(auto applied, AppliedMigrations(db));

@@ -256,6 +256,13 @@ absl::StatusOr<int> Migrate(SqliteDb& db, absl::Span<const Migration> migrations
 // Highest applied migration version; 0 for a database never migrated.
 absl::StatusOr<int> SchemaVersion(SqliteDb& db);
 
+// A store's CheckHealth() on SQLite: OK when the database file is still at
+// db.path() (an open connection keeps working on a deleted or moved file,
+// whose writes would then be lost at the next restart) and one read of the
+// schema succeeds; UNAVAILABLE naming the file and the reason otherwise.
+// Cheap: a stat() and a read of a cached page.
+absl::Status CheckSqliteHealth(SqliteDb& db);
+
 // A fixed set of connections (a store's WAL readers) shared by threads. A
 // Lease takes an idle connection, waiting while every one is busy, and puts
 // it back when it goes out of scope. Thread-safe; must outlive its leases.

@@ -1,6 +1,7 @@
 #include "services/notify/notify_store.h"
 
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -9,8 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/postgres.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
+#include "services/notify/postgres_notify_store.h"
 #include "services/notify/sqlite_notify_store.h"
 
 namespace okr::notify {
@@ -34,6 +37,17 @@ absl::StatusOr<std::unique_ptr<NotifyStore>> OpenSqlite(absl::string_view spec) 
   return std::unique_ptr<NotifyStore>(*std::move(store));
 }
 
+// The whole URL goes to libpq (its query parameters, e.g. sslmode, too). It
+// may hold a password, which PostgresNotifyStore::Open keeps out of errors.
+absl::StatusOr<std::unique_ptr<NotifyStore>> OpenPostgres(absl::string_view url) {
+  PgPoolOptions options;
+  options.url = std::string(url);
+  absl::StatusOr<std::unique_ptr<PostgresNotifyStore>> store =
+      PostgresNotifyStore::Open(std::move(options));
+  if (!store.ok()) return FlagError(store.status());
+  return std::unique_ptr<NotifyStore>(*std::move(store));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NotifyStore>> OpenNotifyStore(absl::string_view url) {
@@ -41,11 +55,7 @@ absl::StatusOr<std::unique_ptr<NotifyStore>> OpenNotifyStore(absl::string_view u
     return OpenSqlite(url.substr(kSqliteScheme.size()));
   }
   if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
-    // Hook for the PostgreSQL store. The URL may hold a password, so it is
-    // never echoed. INVALID_ARGUMENT like any other unknown store: the flag
-    // is what has to change.
-    return absl::InvalidArgumentError(
-        "--store: PostgreSQL is not supported yet; use --store=sqlite:PATH");
+    return OpenPostgres(url);
   }
   // Only the scheme is echoed: a mistyped URL may carry a password.
   const size_t colon = url.find(':');
@@ -53,7 +63,8 @@ absl::StatusOr<std::unique_ptr<NotifyStore>> OpenNotifyStore(absl::string_view u
       colon == absl::string_view::npos ? url : url.substr(0, colon + 1);
   return absl::InvalidArgumentError(absl::StrCat(
       "--store: unknown store \"", scheme, colon == absl::string_view::npos ? "\"" : "...\"",
-      "; expected sqlite:PATH (e.g. --store=sqlite:/var/lib/okr/notify.db)"));
+      "; expected sqlite:PATH (e.g. --store=sqlite:/var/lib/okr/notify.db) or "
+      "postgresql://USER@HOST:PORT/DB"));
 }
 
 }  // namespace okr::notify

@@ -12,8 +12,8 @@
 //
 // Bodies are serialized okr.v1 messages (ReminderPolicy, Webhook, Reminder,
 // Delivery) the store never parses; the columns it filters and orders on are
-// passed beside them. SQLite (embedded default) implements it here,
-// PostgreSQL later; tests/services/notify holds the conformance suite every
+// passed beside them. SQLite (embedded default) and PostgreSQL (shared by
+// replicas) implement it; tests/services/notify holds the conformance suite every
 // backend must pass.
 #ifndef OKR_SERVICES_NOTIFY_NOTIFY_STORE_H_
 #define OKR_SERVICES_NOTIFY_NOTIFY_STORE_H_
@@ -229,8 +229,11 @@ class NotifyStore {
 };
 
 // Opens the store named by the --store flag: "sqlite:PATH" (created with its
-// schema when missing; WAL). INVALID_ARGUMENT naming `store` for any other
-// scheme, ":memory:" or an empty path.
+// schema when missing; WAL) or "postgresql://USER@HOST:PORT/DB" (also
+// "postgres://"; tables notify_*, migrated on open; see
+// postgres_notify_store.h). INVALID_ARGUMENT naming `store` for any other
+// scheme, ":memory:" or an empty path; UNAVAILABLE when the PostgreSQL server
+// cannot be reached. A URL's password never appears in an error.
 absl::StatusOr<std::unique_ptr<NotifyStore>> OpenNotifyStore(absl::string_view url);
 
 }  // namespace okr::notify

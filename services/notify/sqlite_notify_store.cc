@@ -916,4 +916,9 @@ absl::StatusOr<int64_t> SqliteNotifyStore::PendingWebhookTasks() {
   return CountRows(lease.db(), "SELECT COUNT(*) FROM outbox");
 }
 
+absl::Status SqliteNotifyStore::CheckHealth() {
+  SqliteConnectionPool::Lease lease(&readers_);
+  return CheckSqliteHealth(lease.db());
+}
+
 }  // namespace okr::notify

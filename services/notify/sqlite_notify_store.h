@@ -129,6 +129,10 @@ class SqliteNotifyStore : public NotifyStore {
                                       std::optional<absl::Time> next_attempt) override;
   absl::StatusOr<int64_t> PendingWebhookTasks() override;
 
+  // OK while the database file is still in place and readable
+  // (CheckSqliteHealth in common/sqlite.h); the health watch calls it.
+  absl::Status CheckHealth() override;
+
   const std::string& path() const { return path_; }
   const SqliteNotifyStoreOptions& options() const { return options_; }
 

@@ -14,6 +14,8 @@
 #include "absl/strings/string_view.h"
 #include "common/model.h"
 #include "common/status_macros.h"
+#include "common/postgres.h"
+#include "services/planning/postgres_planning_store.h"
 #include "services/planning/sqlite_planning_store.h"
 
 namespace okr::planning {
@@ -36,6 +38,20 @@ absl::StatusOr<std::unique_ptr<PlanningStore>> OpenSqlite(absl::string_view spec
   absl::StatusOr<std::unique_ptr<SqlitePlanningStore>> store =
       SqlitePlanningStore::Open(parsed.path, options);
   if (!store.ok()) return FlagError(store.status());
+  return std::unique_ptr<PlanningStore>(*std::move(store));
+}
+
+// The whole URL goes to libpq; it is never echoed with its password
+// (PgPool's errors redact it).
+absl::StatusOr<std::unique_ptr<PlanningStore>> OpenPostgres(absl::string_view url) {
+  PgPoolOptions options;
+  options.url = std::string(url);
+  absl::StatusOr<std::unique_ptr<PostgresPlanningStore>> store =
+      PostgresPlanningStore::Open(std::move(options));
+  if (!store.ok()) {
+    if (absl::StartsWith(store.status().message(), "--store")) return store.status();
+    return FlagError(store.status());
+  }
   return std::unique_ptr<PlanningStore>(*std::move(store));
 }
 
@@ -99,11 +115,7 @@ absl::StatusOr<std::unique_ptr<PlanningStore>> OpenPlanningStore(
   }
   if (absl::StartsWith(url, "postgresql://") ||
       absl::StartsWith(url, "postgres://")) {
-    // Hook for the PostgreSQL store (a later issue): open a
-    // PostgresPlanningStore on `url` here. The URL may hold a password, so
-    // it is never echoed.
-    return absl::UnimplementedError(
-        "--store: PostgreSQL is not supported yet; use --store=sqlite:PATH");
+    return OpenPostgres(url);
   }
   // Only the scheme is echoed: a mistyped URL may carry a password.
   const size_t colon = url.find(':');
@@ -111,7 +123,8 @@ absl::StatusOr<std::unique_ptr<PlanningStore>> OpenPlanningStore(
       "--store: unknown store \"",
       colon == absl::string_view::npos ? url : url.substr(0, colon + 1),
       colon == absl::string_view::npos ? "\"" : "...\"",
-      "; expected sqlite:PATH (e.g. --store=sqlite:/var/lib/okr/planning.db)"));
+      "; expected sqlite:PATH (e.g. --store=sqlite:/var/lib/okr/planning.db) or "
+      "postgresql://USER@HOST:PORT/DB"));
 }
 
 }  // namespace okr::planning

@@ -146,8 +146,12 @@ absl::Status ValidatePlanCommit(const PlanCommit& commit);
 // flag), and the store's own error when it cannot be opened or migrated.
 // SQLite takes options after a '?': "sqlite:PATH?durability=power-loss"
 // fsyncs every commit (default "process-crash": a commit survives kill -9,
-// not necessarily a power cut; see common/sqlite.h). "postgresql://..." is
-// reserved for the PostgreSQL store and is UNIMPLEMENTED until it lands.
+// not necessarily a power cut; see common/sqlite.h).
+// "postgresql://USER[:PASSWORD]@HOST:PORT/DB[?PARAM=VALUE]" (or postgres://)
+// opens the PostgreSQL store (postgres_planning_store.h), migrating its
+// planning_ tables: INVALID_ARGUMENT naming --store for a malformed URL,
+// UNAVAILABLE when the server cannot be reached; no message shows the
+// password.
 absl::StatusOr<std::unique_ptr<PlanningStore>> OpenPlanningStore(
     absl::string_view url);
 

@@ -399,4 +399,9 @@ absl::StatusOr<std::optional<StoredRequest>> SqlitePlanningStore::FindRequest(
   return QueryRequest(lease.db(), organisation_id, method, request_id);
 }
 
+absl::Status SqlitePlanningStore::CheckHealth() {
+  SqliteConnectionPool::Lease lease(&readers_);
+  return CheckSqliteHealth(lease.db());
+}
+
 }  // namespace okr::planning

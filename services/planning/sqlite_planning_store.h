@@ -87,6 +87,10 @@ class SqlitePlanningStore : public PlanningStore {
       absl::string_view organisation_id, absl::string_view method,
       absl::string_view request_id) override;
 
+  // OK while the database file is still in place and readable
+  // (CheckSqliteHealth in common/sqlite.h); the health watch calls it.
+  absl::Status CheckHealth() override;
+
   const std::string& path() const { return path_; }
   const SqlitePlanningStoreOptions& options() const { return options_; }
 

@@ -718,4 +718,9 @@ absl::StatusOr<int64_t> SqliteTrackingStore::LatestSequence(absl::string_view or
 #undef OKR_CHECK_IN_COLUMNS
 #undef OKR_CHECK_IN_COLUMNS_OF
 
+absl::Status SqliteTrackingStore::CheckHealth() {
+  SqliteConnectionPool::Lease lease(&readers_);
+  return CheckSqliteHealth(lease.db());
+}
+
 }  // namespace okr::tracking

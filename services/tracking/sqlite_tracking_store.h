@@ -103,6 +103,10 @@ class SqliteTrackingStore : public TrackingStore {
                                                int64_t after_sequence, int limit) override;
   absl::StatusOr<int64_t> LatestSequence(absl::string_view organisation_id) override;
 
+  // OK while the database file is still in place and readable
+  // (CheckSqliteHealth in common/sqlite.h); the health watch calls it.
+  absl::Status CheckHealth() override;
+
   const std::string& path() const { return path_; }
   const SqliteTrackingStoreOptions& options() const { return options_; }
 

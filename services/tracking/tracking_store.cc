@@ -20,8 +20,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/model.h"
+#include "common/postgres.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
+#include "services/tracking/postgres_tracking_store.h"
 #include "services/tracking/sqlite_tracking_store.h"
 
 namespace okr::tracking {
@@ -44,6 +46,17 @@ absl::StatusOr<std::unique_ptr<TrackingStore>> OpenSqlite(absl::string_view spec
   options.durability = parsed.durability;
   absl::StatusOr<std::unique_ptr<SqliteTrackingStore>> store =
       SqliteTrackingStore::Open(parsed.path, options);
+  if (!store.ok()) return FlagError(store.status());
+  return std::unique_ptr<TrackingStore>(*std::move(store));
+}
+
+// A libpq URI. It may hold a password, so it is never echoed: PgPool's
+// errors name the host and the database at most.
+absl::StatusOr<std::unique_ptr<TrackingStore>> OpenPostgres(absl::string_view url) {
+  PgPoolOptions options;
+  options.url = std::string(url);
+  absl::StatusOr<std::unique_ptr<PostgresTrackingStore>> store =
+      PostgresTrackingStore::Open(std::move(options));
   if (!store.ok()) return FlagError(store.status());
   return std::unique_ptr<TrackingStore>(*std::move(store));
 }
@@ -91,10 +104,7 @@ absl::StatusOr<std::unique_ptr<TrackingStore>> OpenTrackingStore(absl::string_vi
     return OpenSqlite(url.substr(kSqliteScheme.size()));
   }
   if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
-    // Hook for the PostgreSQL store. The URL may hold a password, so it is
-    // never echoed.
-    return absl::UnimplementedError(
-        "--store: PostgreSQL is not supported yet; use --store=sqlite:PATH");
+    return OpenPostgres(url);
   }
   // Only the scheme is echoed: a mistyped URL may carry a password.
   const size_t colon = url.find(':');
@@ -102,7 +112,8 @@ absl::StatusOr<std::unique_ptr<TrackingStore>> OpenTrackingStore(absl::string_vi
       colon == absl::string_view::npos ? url : url.substr(0, colon + 1);
   return absl::InvalidArgumentError(absl::StrCat(
       "--store: unknown store \"", scheme, colon == absl::string_view::npos ? "\"" : "...\"",
-      "; expected sqlite:PATH (e.g. --store=sqlite:/var/lib/okr/tracking.db)"));
+      "; expected sqlite:PATH (e.g. --store=sqlite:/var/lib/okr/tracking.db) or "
+      "postgresql://USER@HOST:PORT/DB"));
 }
 
 absl::Status ValidateCheckInForAppend(absl::string_view organisation_id,

@@ -15,8 +15,9 @@
 // Bodies are serialized okr.v1 messages (okr.v1.CheckIn, okr.v1.Review,
 // okr.v1.KeyResultScore / ObjectiveScore) that the store never parses; the
 // columns it filters and orders on are passed beside them. SQLite (embedded
-// default) implements it here, PostgreSQL later; tests/services/tracking
-// holds the conformance suite every backend must pass.
+// default) and PostgreSQL (shared by replicas) implement it;
+// tests/services/tracking holds the conformance suite every backend must
+// pass.
 #ifndef OKR_SERVICES_TRACKING_TRACKING_STORE_H_
 #define OKR_SERVICES_TRACKING_TRACKING_STORE_H_
 
@@ -196,9 +197,10 @@ class TrackingStore {
 
 // Opens the store named by the --store flag: "sqlite:PATH" (created with its
 // schema when missing; ":memory:" refused), with the same "?durability="
-// options as planning's. INVALID_ARGUMENT naming --store for an unknown
-// scheme; "postgresql://..." is UNIMPLEMENTED until the PostgreSQL store
-// lands.
+// options as planning's, or "postgresql://..." / "postgres://..." (a libpq
+// URI; see postgres_tracking_store.h), whose schema is migrated on open.
+// INVALID_ARGUMENT naming --store for an unknown scheme; every error starts
+// with "--store: " and never repeats a password.
 absl::StatusOr<std::unique_ptr<TrackingStore>> OpenTrackingStore(absl::string_view url);
 
 // --- For backends -------------------------------------------------------------

@@ -1,7 +1,9 @@
 // A real PostgreSQL 15 server for tests: a cluster initialised in a temp dir
 // (owned by the `postgres` system user when the tests run as root, since
 // PostgreSQL refuses to run as root), listening on a free port on 127.0.0.1
-// only, stopped and removed at the end. Takes about a second to start.
+// only, stopped and removed at the end. Takes well under a second to start:
+// the cluster is a copy of a template initdb made once (kept in /dev/shm, or
+// $OKR_PG_TMPDIR, beside the clusters).
 //
 //   auto pg = PostgresServer::Start();            // ASSERT_TRUE(pg.ok())
 //   std::string url = *(*pg)->CreateDatabase("planning_conformance_1");

@@ -1,10 +1,6 @@
-// The NotifyStore conformance suite: what every backend (SQLite now,
-// PostgreSQL later) must do, written once against the interface and
-// instantiated per backend with a NotifyStoreBackend (a factory of fresh
-// locations). A PostgreSQL backend joins by adding one value to the
-// INSTANTIATE_TEST_SUITE_P below (or by moving the fixture into a header, as
-// tests/services/tracking/store_conformance.h does, when it lives in its own
-// test binary).
+// The NotifyStore conformance suite (see store_conformance.h): what every
+// backend must do, written once against the interface. SQLite is
+// instantiated here; PostgreSQL in postgres_notify_store_test.cc.
 //
 // After the suite: what only the SQLite store has, i.e. the --store URL and
 // two store objects (two processes) sharing one database file.
@@ -34,9 +30,34 @@
 #include "gtest/gtest.h"
 #include "services/notify/notify_store.h"
 #include "services/notify/sqlite_notify_store.h"
+#include "tests/services/notify/store_conformance.h"
 #include "tests/support/test_support.h"
 
 namespace okr::notify {
+
+std::string NotifyStoreBackendName(const ::testing::TestParamInfo<NotifyStoreBackend>& info) {
+  return info.param.name;
+}
+
+void PrintTo(const NotifyStoreBackend& backend, std::ostream* os) { *os << backend.name; }
+
+void NotifyStoreConformance::SetUp() {
+  factory_ = GetParam().new_location();
+  store_ = factory_();
+  ASSERT_NE(store_, nullptr) << "the backend could not open a fresh store";
+}
+
+void NotifyStoreConformance::TearDown() {
+  store_.reset();  // before the factory, which may own the location
+  factory_ = nullptr;
+}
+
+void NotifyStoreConformance::Reopen() {
+  store_.reset();
+  store_ = factory_();
+  ASSERT_NE(store_, nullptr) << "the backend could not reopen its store";
+}
+
 namespace {
 
 using ::testing::ElementsAre;
@@ -44,44 +65,6 @@ using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
-
-// Opens the store of one test's location; returns nullptr after reporting a
-// gtest failure when it cannot.
-using StoreFactory = std::function<std::unique_ptr<NotifyStore>()>;
-
-struct NotifyStoreBackend {
-  // The instantiation's name in test names: letters, digits, '_' only.
-  std::string name;
-  // Called once per test: prepares a fresh, empty location and returns the
-  // factory that opens it. The factory owns the location and may be called
-  // several times: while an earlier store is alive (a second connection,
-  // i.e. another process) or after it was destroyed (a reopen).
-  std::function<StoreFactory()> new_location;
-};
-
-void PrintTo(const NotifyStoreBackend& backend, std::ostream* os) { *os << backend.name; }
-
-class NotifyStoreConformance : public ::testing::TestWithParam<NotifyStoreBackend> {
- protected:
-  void SetUp() override {
-    factory_ = GetParam().new_location();
-    store_ = factory_();
-    ASSERT_NE(store_, nullptr) << "the backend could not open a fresh store";
-  }
-  void TearDown() override {
-    store_.reset();  // before the factory, which may own the location
-    factory_ = nullptr;
-  }
-  // Destroys the current store and opens the location again.
-  void Reopen() {
-    store_.reset();
-    store_ = factory_();
-    ASSERT_NE(store_, nullptr) << "the backend could not reopen its store";
-  }
-
-  StoreFactory factory_;
-  std::unique_ptr<NotifyStore> store_;
-};
 
 // okr.v1 enum numbers; the store keeps them as opaque integers.
 constexpr int kWeekly = 1;
@@ -1090,9 +1073,7 @@ StoreFactory SqliteLocation() {
 
 INSTANTIATE_TEST_SUITE_P(Backends, NotifyStoreConformance,
                          ::testing::Values(NotifyStoreBackend{"Sqlite", SqliteLocation}),
-                         [](const ::testing::TestParamInfo<NotifyStoreBackend>& info) {
-                           return info.param.name;
-                         });
+                         NotifyStoreBackendName);
 
 // --- SQLite only ---------------------------------------------------------------------------------
 
@@ -1100,7 +1081,7 @@ TEST(OpenNotifyStoreTest, RefusesOtherStoresNamingTheFlag) {
   TempDir dir("okr-notify-store");
   for (const std::string& url :
        {std::string(""), std::string("sqlite:"), std::string("sqlite::memory:"),
-        std::string("mysql://u:secret@db/notify"), std::string("postgresql://u:secret@db/n"),
+        std::string("mysql://u:secret@db/notify"), std::string("postgresqls://u:secret@db/n"),
         std::string("sqlite://tmp/x.db"), std::string(dir.File("notify.db")),
         absl::StrCat("sqlite:", dir.File("notify.db"), "?durability=sometimes")}) {
     absl::StatusOr<std::unique_ptr<NotifyStore>> store = OpenNotifyStore(url);
