@@ -39,7 +39,9 @@
 #include "okr/v1/notify.grpc.pb.h"
 #include "services/notify/grpc_notify_service.h"
 #include "services/notify/notify.h"
+#include "services/notify/instrumented_notify_store.h"
 #include "services/notify/notify_store.h"
+#include "services/notify/redis_watch_feed.h"
 #include "services/notify/reminder_publisher.h"
 #include "services/notify/tracking_source.h"
 #include "services/notify/watch_hub.h"
@@ -53,7 +55,8 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50053",
 ABSL_FLAG(std::string, store, "sqlite:okr-notify.db",
           "Where policies, webhooks, the reminder ledger, the webhook outbox "
           "and the delivery log are kept: sqlite:PATH, an SQLite file (WAL) "
-          "created with its schema when missing. Must survive restarts "
+          "created with its schema when missing, or postgresql://USER[:PASS]@HOST:PORT/DB "
+          "(several replicas; tables notify_*, migrated at start). Must survive restarts "
           "(the ledger is what keeps a reminder from going out twice).");
 ABSL_FLAG(std::string, redis, "127.0.0.1:6379",
           "HOST:PORT of the Redis that reminders are published to (stream and "
@@ -329,6 +332,7 @@ int main(int argc, char** argv) {
                   {{"store", RedactStoreUrl(store_url)}, {"error", store.status()}});
     return 1;
   }
+  *store = okr::notify::InstrumentNotifyStore(*std::move(store));  // okr_store_* metrics
   // Redis connects lazily: one that is down at start only delays publication.
   std::unique_ptr<okr::RedisClient> redis;
   std::unique_ptr<okr::notify::ReminderPublisher> publisher;
@@ -349,7 +353,16 @@ int main(int argc, char** argv) {
   }
   okr::notify::WebhookDispatcher dispatcher(store->get(), sender.get(), dispatcher_options);
   okr::notify::WatchHub hub;
-  okr::notify::Notify notify(store->get(), plan->get(), tracking->get(), publisher.get(), &hub,
+  // With Redis, local watchers hear every replica's reminders through the
+  // subscription (their own included), so Notify does not also hand them
+  // over directly: each arrives once. Without Redis only this replica
+  // publishes, straight to the hub.
+  std::optional<okr::notify::RedisWatchFeed> watch_feed;
+  if (redis_options.has_value()) {
+    watch_feed.emplace(okr::notify::RedisWatchFeedOptions{.redis = *redis_options}, &hub);
+  }
+  okr::notify::Notify notify(store->get(), plan->get(), tracking->get(), publisher.get(),
+                             watch_feed.has_value() ? nullptr : &hub,
                              &dispatcher);
   okr::WorkerPool pool({.threads = workers, .max_queued = max_queued, .name = "notify"});
   okr::notify::NotifyGrpcService service(&notify, &hub, &pool, runtime.authenticator());
@@ -410,6 +423,7 @@ int main(int argc, char** argv) {
   // Watch streams never end by themselves; the server's drain would wait
   // the whole grace period for them.
   service.Shutdown();
+  if (watch_feed.has_value()) watch_feed->Stop();
   (*server)->Shutdown();
   dispatcher.Stop();
   // Run whatever is still queued before Notify and the store go away.

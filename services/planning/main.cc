@@ -16,6 +16,7 @@
 #include "common/worker_pool.h"
 #include "services/planning/grpc_planning_service.h"
 #include "services/planning/planning.h"
+#include "services/planning/instrumented_planning_store.h"
 #include "services/planning/planning_store.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
@@ -23,8 +24,9 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "0 picks a free port; the \"serving\" log line names it.");
 ABSL_FLAG(std::string, store, "sqlite:okr-planning.db",
           "Where the plan is kept: sqlite:PATH, an SQLite file (WAL) created "
-          "with its schema when missing. Must survive restarts: :memory: is "
-          "refused.");
+          "with its schema when missing, or postgresql://USER[:PASS]@HOST:PORT/DB "
+          "(tables planning_*, migrated at start). Must survive restarts: "
+          ":memory: is refused.");
 ABSL_FLAG(int, workers, 8,
           "Worker threads that run requests against the store (gRPC's own "
           "threads never block on it), at least 1.");
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
                                             {"error", store.status()}});
     return 1;
   }
+  *store = okr::planning::InstrumentPlanningStore(*std::move(store));  // okr_store_* metrics
   okr::planning::Planning planning(store->get());
   okr::WorkerPool pool(
       {.threads = workers, .max_queued = max_queued, .name = "planning"});

@@ -31,6 +31,7 @@
 #include "common/worker_pool.h"
 #include "okr/v1/tracking.grpc.pb.h"
 #include "services/tracking/grpc_tracking_service.h"
+#include "services/tracking/instrumented_tracking_store.h"
 #include "services/tracking/plan_source.h"
 #include "services/tracking/rollup_cache.h"
 #include "services/tracking/tracking.h"
@@ -41,8 +42,9 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50052",
           "0 picks a free port; the \"serving\" log line names it.");
 ABSL_FLAG(std::string, store, "sqlite:okr-tracking.db",
           "Where check-ins, reviews and frozen scores are kept: sqlite:PATH, "
-          "an SQLite file (WAL) created with its schema when missing. Must "
-          "survive restarts: :memory: is refused.");
+          "an SQLite file (WAL) created with its schema when missing, or "
+          "postgresql://USER[:PASS]@HOST:PORT/DB (several replicas; tables "
+          "tracking_*, migrated at start). Must survive restarts: :memory: is refused.");
 ABSL_FLAG(std::string, redis, "127.0.0.1:6379",
           "HOST:PORT of the Redis that caches scores for every replica. Redis "
           "is never the only copy: while it is down, scores are served from "
@@ -265,6 +267,7 @@ int main(int argc, char** argv) {
                   {{"store", RedactStoreUrl(store_url)}, {"error", store.status()}});
     return 1;
   }
+  *store = okr::tracking::InstrumentTrackingStore(*std::move(store));  // okr_store_* metrics
   // Redis connects lazily: a cache that is down at start is only degraded.
   std::unique_ptr<okr::RedisClient> redis;
   std::unique_ptr<okr::tracking::RollupCache> cache;
