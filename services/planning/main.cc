@@ -14,6 +14,7 @@
 #include "common/runtime.h"
 #include "common/server.h"
 #include "common/worker_pool.h"
+#include "okr/v1/planning.grpc.pb.h"
 #include "services/planning/grpc_planning_service.h"
 #include "services/planning/planning.h"
 #include "services/planning/instrumented_planning_store.h"
@@ -116,6 +117,10 @@ int main(int argc, char** argv) {
                                    {"error", server.status()}});
     return 1;
   }
+  // The service's own health entry, as tracking and notify have, so a probe
+  // may name the service.
+  (*server)->grpc_server()->GetHealthCheckService()->SetServingStatus(
+      okr::v1::PlanningService::service_full_name(), true);
   if (absl::Status started =
           runtime.Start(**server, [&store] { return (*store)->CheckHealth(); });
       !started.ok()) {

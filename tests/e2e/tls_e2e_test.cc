@@ -7,6 +7,7 @@
 // (--tls_ca plus their own certificate), with --auth=false: this test is
 // about the transport. Each service also has a plaintext --health_listen
 // port for probes.
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <ostream>
@@ -234,7 +235,12 @@ class TlsEndToEndTest : public ::testing::Test {
     std::vector<std::string> all = {"--addr=" + env_->planning->address(),
                                     "--tracking-addr=" + env_->tracking->address(),
                                     "--notify-addr=" + env_->notify->address(),
-                                    std::string("--org=") + kOrg, "--timeout=20s"};
+                                    std::string("--org=") + kOrg};
+    // A generous default deadline unless the case sets its own.
+    const bool has_timeout = std::any_of(args.begin(), args.end(), [](const std::string& arg) {
+      return absl::StartsWith(arg, "--timeout=");
+    });
+    if (!has_timeout) all.push_back("--timeout=20s");
     all.insert(all.end(), tls.begin(), tls.end());
     all.insert(all.end(), args.begin(), args.end());
     absl::StatusOr<ProgramRun> run = RunProgram(*binary, all, std::move(env));
