@@ -236,6 +236,22 @@ class NotifyStore {
 // cannot be reached. A URL's password never appears in an error.
 absl::StatusOr<std::unique_ptr<NotifyStore>> OpenNotifyStore(absl::string_view url);
 
+// --- For backends ---------------------------------------------------------------
+// Every backend checks its arguments with these, so that SQLite and
+// PostgreSQL refuse the same input with the same INVALID_ARGUMENT message
+// naming the field.
+
+absl::Status RequireOrganisation(absl::string_view organisation_id);
+absl::Status RequireNonEmpty(absl::string_view value, absl::string_view field);
+// Infinite times would be stored as int64's extremes and read back as
+// something else.
+absl::Status RequireFinite(absl::Time t, absl::string_view field);
+absl::Status RequirePositive(int64_t value, absl::string_view field);
+// `field`.id, `field`.reminder_id and `field`.time.
+absl::Status ValidateDelivery(const StoredDelivery& delivery, absl::string_view field);
+// "the organisation" or "team '<id>'", for messages about a policy.
+std::string PolicyOwner(absl::string_view team_id);
+
 }  // namespace okr::notify
 
 #endif  // OKR_SERVICES_NOTIFY_NOTIFY_STORE_H_

@@ -114,45 +114,7 @@ absl::Time FromColumn(int64_t micros) { return absl::FromUnixMicros(micros); }
 // What a later read returns for `t`.
 absl::Time Stored(absl::Time t) { return FromColumn(ToColumn(t)); }
 
-// --- Argument checks ----------------------------------------------------------
-
-absl::Status RequireOrganisation(absl::string_view organisation_id) {
-  if (organisation_id.empty()) {
-    return absl::InvalidArgumentError("organisation_id: must not be empty");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RequireNonEmpty(absl::string_view value, absl::string_view field) {
-  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
-  return absl::OkStatus();
-}
-
-// Infinite times would be stored as int64's extremes and read back as
-// something else.
-absl::Status RequireFinite(absl::Time t, absl::string_view field) {
-  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": must be a finite time"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RequirePositive(int64_t value, absl::string_view field) {
-  if (value < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": must be at least 1, got ", value));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateDelivery(const StoredDelivery& delivery, absl::string_view field) {
-  OKR_RETURN_IF_ERROR(RequireNonEmpty(delivery.id, absl::StrCat(field, ".id")));
-  OKR_RETURN_IF_ERROR(RequireNonEmpty(delivery.reminder_id, absl::StrCat(field, ".reminder_id")));
-  return RequireFinite(delivery.time, absl::StrCat(field, ".time"));
-}
-
-std::string PolicyOwner(absl::string_view team_id) {
-  return team_id.empty() ? std::string("the organisation") : absl::StrCat("team '", team_id, "'");
-}
+// Argument checks: RequireOrganisation and the others in notify_store.h.
 
 // --- Row readers -----------------------------------------------------------------
 
