@@ -103,4 +103,51 @@ std::string PolicyOwner(absl::string_view team_id) {
   return team_id.empty() ? std::string("the organisation") : absl::StrCat("team '", team_id, "'");
 }
 
+absl::Status ValidatePolicyForPut(absl::string_view organisation_id, const StoredPolicy& policy,
+                                  int64_t expected_version) {
+  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
+  if (expected_version < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("version: must be 0 (create) or the stored version, got ", expected_version));
+  }
+  if (policy.version != expected_version + 1) {
+    // The next write checks against the stored version, so a skipped or
+    // repeated number would break the chain.
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy.version: must be expected_version + 1 = ", expected_version + 1,
+                     ", got ", policy.version));
+  }
+  OKR_RETURN_IF_ERROR(RequireFinite(policy.update_time, "policy.update_time"));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateWebhookForCreate(absl::string_view organisation_id,
+                                      const StoredWebhook& webhook, int limit) {
+  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
+  OKR_RETURN_IF_ERROR(RequireNonEmpty(webhook.id, "webhook.id"));
+  OKR_RETURN_IF_ERROR(RequireNonEmpty(webhook.url, "webhook.url"));
+  OKR_RETURN_IF_ERROR(RequireFinite(webhook.create_time, "webhook.create_time"));
+  OKR_RETURN_IF_ERROR(RequirePositive(limit, "limit"));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRemindersForClaim(absl::string_view organisation_id,
+                                       absl::Span<const NewReminder> reminders) {
+  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
+  for (size_t i = 0; i < reminders.size(); ++i) {
+    const StoredReminder& reminder = reminders[i].reminder;
+    const std::string field = absl::StrCat("reminders[", i, "]");
+    OKR_RETURN_IF_ERROR(RequireNonEmpty(reminder.id, absl::StrCat(field, ".id")));
+    OKR_RETURN_IF_ERROR(
+        RequireNonEmpty(reminder.recipient_id, absl::StrCat(field, ".recipient_id")));
+    OKR_RETURN_IF_ERROR(RequireNonEmpty(reminder.window_key, absl::StrCat(field, ".window_key")));
+    OKR_RETURN_IF_ERROR(RequireFinite(reminder.publish_time, absl::StrCat(field, ".publish_time")));
+    for (size_t w = 0; w < reminders[i].webhook_ids.size(); ++w) {
+      OKR_RETURN_IF_ERROR(RequireNonEmpty(reminders[i].webhook_ids[w],
+                                          absl::StrCat(field, ".webhook_ids[", w, "]")));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace okr::notify

@@ -251,6 +251,14 @@ absl::Status RequirePositive(int64_t value, absl::string_view field);
 absl::Status ValidateDelivery(const StoredDelivery& delivery, absl::string_view field);
 // "the organisation" or "team '<id>'", for messages about a policy.
 std::string PolicyOwner(absl::string_view team_id);
+// The argument checks of PutPolicy (policy.version must be
+// expected_version + 1), CreateWebhook and ClaimReminders.
+absl::Status ValidatePolicyForPut(absl::string_view organisation_id, const StoredPolicy& policy,
+                                  int64_t expected_version);
+absl::Status ValidateWebhookForCreate(absl::string_view organisation_id,
+                                      const StoredWebhook& webhook, int limit);
+absl::Status ValidateRemindersForClaim(absl::string_view organisation_id,
+                                       absl::Span<const NewReminder> reminders);
 
 }  // namespace okr::notify
 

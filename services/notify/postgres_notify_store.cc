@@ -358,19 +358,7 @@ absl::StatusOr<std::vector<StoredPolicy>> PostgresNotifyStore::ListPolicies(
 absl::StatusOr<StoredPolicy> PostgresNotifyStore::PutPolicy(absl::string_view organisation_id,
                                                             const StoredPolicy& policy,
                                                             int64_t expected_version) {
-  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
-  if (expected_version < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("version: must be 0 (create) or the stored version, got ", expected_version));
-  }
-  if (policy.version != expected_version + 1) {
-    // The next write checks against the stored version, so a skipped or
-    // repeated number would break the chain.
-    return absl::InvalidArgumentError(
-        absl::StrCat("policy.version: must be expected_version + 1 = ", expected_version + 1,
-                     ", got ", policy.version));
-  }
-  OKR_RETURN_IF_ERROR(RequireFinite(policy.update_time, "policy.update_time"));
+  OKR_RETURN_IF_ERROR(ValidatePolicyForPut(organisation_id, policy, expected_version));
   StoredPolicy row = policy;
   row.update_time = Stored(policy.update_time);
   OKR_RETURN_IF_ERROR(pool_->Transaction([&](PgConnection& conn) -> absl::Status {
@@ -432,11 +420,7 @@ absl::Status PostgresNotifyStore::DeletePolicy(absl::string_view organisation_id
 
 absl::StatusOr<StoredWebhook> PostgresNotifyStore::CreateWebhook(
     absl::string_view organisation_id, const StoredWebhook& webhook, int limit) {
-  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
-  OKR_RETURN_IF_ERROR(RequireNonEmpty(webhook.id, "webhook.id"));
-  OKR_RETURN_IF_ERROR(RequireNonEmpty(webhook.url, "webhook.url"));
-  OKR_RETURN_IF_ERROR(RequireFinite(webhook.create_time, "webhook.create_time"));
-  OKR_RETURN_IF_ERROR(RequirePositive(limit, "limit"));
+  OKR_RETURN_IF_ERROR(ValidateWebhookForCreate(organisation_id, webhook, limit));
   StoredWebhook result;
   OKR_RETURN_IF_ERROR(pool_->Transaction([&](PgConnection& conn) -> absl::Status {
     // Serialises the organisation's creates (across replicas) until commit:
@@ -528,20 +512,7 @@ absl::Status PostgresNotifyStore::DeleteWebhook(absl::string_view organisation_i
 
 absl::StatusOr<std::vector<bool>> PostgresNotifyStore::ClaimReminders(
     absl::string_view organisation_id, absl::Span<const NewReminder> reminders) {
-  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
-  for (size_t i = 0; i < reminders.size(); ++i) {
-    const StoredReminder& reminder = reminders[i].reminder;
-    const std::string field = absl::StrCat("reminders[", i, "]");
-    OKR_RETURN_IF_ERROR(RequireNonEmpty(reminder.id, absl::StrCat(field, ".id")));
-    OKR_RETURN_IF_ERROR(
-        RequireNonEmpty(reminder.recipient_id, absl::StrCat(field, ".recipient_id")));
-    OKR_RETURN_IF_ERROR(RequireNonEmpty(reminder.window_key, absl::StrCat(field, ".window_key")));
-    OKR_RETURN_IF_ERROR(RequireFinite(reminder.publish_time, absl::StrCat(field, ".publish_time")));
-    for (size_t w = 0; w < reminders[i].webhook_ids.size(); ++w) {
-      OKR_RETURN_IF_ERROR(RequireNonEmpty(reminders[i].webhook_ids[w],
-                                          absl::StrCat(field, ".webhook_ids[", w, "]")));
-    }
-  }
+  OKR_RETURN_IF_ERROR(ValidateRemindersForClaim(organisation_id, reminders));
   std::vector<bool> inserted(reminders.size(), false);
   if (reminders.empty()) return inserted;
 
