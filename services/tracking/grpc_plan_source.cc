@@ -9,6 +9,7 @@
 // to two minutes.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -169,24 +170,46 @@ class GrpcPlanSource final : public PlanSource {
 
 }  // namespace
 
+bool ApplyPlanPage(const PlanDeltaPage& page, planning::OrgState& plan, PlanCatchUp* result) {
+  for (const PlanDelta& delta : page.changes) {
+    if (delta.sequence <= plan.sequence()) continue;
+    if (delta.deleted) {
+      plan.Erase(delta.kind, delta.id);
+    } else if (delta.resource.has_value()) {
+      plan.Put(*delta.resource);
+    }
+    plan.set_sequence(delta.sequence);
+    result->objectives_changed |=
+        delta.kind == ResourceKind::kObjective || delta.kind == ResourceKind::kKeyResult;
+    result->organisation_changed |= delta.kind == ResourceKind::kOrganisation;
+  }
+  return page.changes.empty() || plan.sequence() >= page.latest_sequence;
+}
+
 absl::StatusOr<PlanCatchUp> CatchUpPlan(PlanSource& source, absl::string_view organisation_id,
                                         planning::OrgState& plan) {
   PlanCatchUp result;
   for (;;) {
     OKR_ASSIGN_OR_RETURN(PlanDeltaPage page, source.ChangesAfter(organisation_id, plan.sequence()));
-    for (const PlanDelta& delta : page.changes) {
-      if (delta.sequence <= plan.sequence()) continue;
-      if (delta.deleted) {
-        plan.Erase(delta.kind, delta.id);
-      } else if (delta.resource.has_value()) {
-        plan.Put(*delta.resource);
-      }
-      plan.set_sequence(delta.sequence);
-      result.objectives_changed |=
-          delta.kind == ResourceKind::kObjective || delta.kind == ResourceKind::kKeyResult;
-      result.organisation_changed |= delta.kind == ResourceKind::kOrganisation;
+    if (ApplyPlanPage(page, plan, &result)) return result;
+  }
+}
+
+FetchedPlanChanges FetchPlanChanges(PlanSource& source, absl::string_view organisation_id,
+                                    int64_t after_sequence) {
+  FetchedPlanChanges fetched;
+  int64_t sequence = after_sequence;
+  for (;;) {
+    absl::StatusOr<PlanDeltaPage> page = source.ChangesAfter(organisation_id, sequence);
+    if (!page.ok()) {
+      fetched.status = page.status();
+      return fetched;
     }
-    if (page.changes.empty() || plan.sequence() >= page.latest_sequence) return result;
+    const bool last = page->changes.empty() ||
+                      std::max(sequence, page->changes.back().sequence) >= page->latest_sequence;
+    if (!page->changes.empty()) sequence = std::max(sequence, page->changes.back().sequence);
+    fetched.pages.push_back(*std::move(page));
+    if (last) return fetched;
   }
 }
 

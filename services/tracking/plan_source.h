@@ -77,6 +77,24 @@ struct PlanCatchUp {
 absl::StatusOr<PlanCatchUp> CatchUpPlan(PlanSource& source, absl::string_view organisation_id,
                                         planning::OrgState& plan);
 
+// Applies one page of the feed to `plan` (changes at or below its sequence
+// are skipped, so a page fetched earlier is harmless) and notes in `result`
+// what changed. Returns whether the plan now holds the page's latest
+// sequence (nothing more to fetch).
+bool ApplyPlanPage(const PlanDeltaPage& page, planning::OrgState& plan, PlanCatchUp* result);
+
+// The pages of `organisation_id`'s changes after `after_sequence`, fetched
+// until the latest, without touching any plan: the slow part of a catch-up,
+// which tracking runs without holding the organisation's lock. `status` is
+// the first failure; the pages before it are kept (apply them, a retry
+// resumes from there).
+struct FetchedPlanChanges {
+  std::vector<PlanDeltaPage> pages;
+  absl::Status status;
+};
+FetchedPlanChanges FetchPlanChanges(PlanSource& source, absl::string_view organisation_id,
+                                    int64_t after_sequence);
+
 // Options of GrpcPlanSource.
 struct GrpcPlanSourceOptions {
   // planning's address, HOST:PORT (the --planning_addr flag).

@@ -11,8 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/types/span.h"
 #include "common/calendar.h"
 #include "common/log.h"
 #include "common/model_proto.h"
@@ -413,19 +416,46 @@ void Tracking::NotePlanReachable(const absl::Status& status) {
 }
 
 absl::Status Tracking::RefreshPlan(Org& org) {
-  absl::StatusOr<PlanCatchUp> caught_up = CatchUpPlan(*plan_, org.id, org.plan);
-  NotePlanReachable(caught_up.status());
-  if (!caught_up.ok()) return caught_up.status();
-  const bool scores_changed = caught_up->objectives_changed;
-  const bool zone_changed = caught_up->organisation_changed;
-  const absl::Time now = options_.clock();
-  org.plan_refreshed = now;
-  if (zone_changed) {
-    absl::StatusOr<absl::TimeZone> zone = LoadZone(org.plan.organisation().time_zone);
-    org.zone = zone.ok() ? *zone : absl::UTCTimeZone();
+  // Single flight: a call already running may have read the feed before the
+  // caller asked, so only a call numbered after it will do. Whoever finds no
+  // call running starts the next one; everyone who asked before it started
+  // shares its outcome.
+  const int64_t wanted = org.plan_calls_started + 1;
+  while (org.plan_calls_finished < wanted) {
+    if (org.plan_call_running) {
+      org.plan_call_done.Wait(&org.mu);
+      continue;
+    }
+    org.plan_call_running = true;
+    const int64_t number = ++org.plan_calls_started;
+    const int64_t after = org.plan.sequence();
+    const absl::Time started = options_.clock();
+    // Readers and the store side of writes go on during the RPC.
+    org.mu.Unlock();
+    FetchedPlanChanges fetched = FetchPlanChanges(*plan_, org.id, after);
+    org.mu.Lock();
+    PlanCatchUp caught_up;
+    for (const PlanDeltaPage& page : fetched.pages) ApplyPlanPage(page, org.plan, &caught_up);
+    absl::Status status = fetched.status;
+    NotePlanReachable(status);
+    if (status.ok()) {
+      org.plan_refreshed = std::max(org.plan_refreshed, started);
+      if (caught_up.organisation_changed) {
+        absl::StatusOr<absl::TimeZone> zone = LoadZone(org.plan.organisation().time_zone);
+        org.zone = zone.ok() ? *zone : absl::UTCTimeZone();
+      }
+    }
+    // Pages applied before a failure stay applied, so the scores follow them.
+    if (caught_up.objectives_changed && org.loaded) {
+      absl::Status rebuilt = internal::RebuildGraph(org, options_.clock());
+      if (status.ok()) status = rebuilt;
+    }
+    org.plan_call_status = status;
+    org.plan_calls_finished = number;
+    org.plan_call_running = false;
+    org.plan_call_done.SignalAll();
   }
-  if (scores_changed && org.loaded) return internal::RebuildGraph(org, now);
-  return absl::OkStatus();
+  return org.plan_call_status;
 }
 
 absl::Status Tracking::CatchUpStore(Org& org) {
@@ -491,6 +521,9 @@ absl::Status Tracking::Prepare(Org& org, bool for_write) {
       }
       return s;
     }
+    // Loaded by another caller while the plan call ran (org.mu is released
+    // during it); the plan is current either way.
+    if (org.loaded) return absl::OkStatus();
     if (!org.plan.exists()) {
       return absl::NotFoundError(absl::StrCat("organisation '", org.id,
                                               "' is not known to planning (bootstrap it first)"));
@@ -592,6 +625,24 @@ const Objective* ParentObjective(const OrgState& plan, const Objective& objectiv
   return nullptr;
 }
 
+// The newest entry of each key: concurrent check-ins on one branch share
+// ancestors, and the cache keeps only the newest version anyway.
+std::vector<CachedScore> NewestPerKey(std::vector<CachedScore> entries) {
+  absl::flat_hash_map<std::pair<int, std::string>, size_t> index;
+  std::vector<CachedScore> out;
+  out.reserve(entries.size());
+  for (CachedScore& entry : entries) {
+    auto [it, inserted] =
+        index.try_emplace(std::make_pair(static_cast<int>(entry.key.kind), entry.key.id), out.size());
+    if (inserted) {
+      out.push_back(std::move(entry));
+    } else if (out[it->second].version < entry.version) {
+      out[it->second] = std::move(entry);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void Tracking::WriteCache(Org& org, const std::vector<ScoreKey>& keys, bool all) {
@@ -627,20 +678,24 @@ void Tracking::WriteCache(Org& org, const std::vector<ScoreKey>& keys, bool all)
 
 namespace {
 
+// What reads the cache entries of some keys (Tracking::GetCoalesced).
+using CacheFetch = absl::FunctionRef<absl::StatusOr<std::vector<std::optional<CachedScore>>>(
+    const std::vector<ScoreKey>&)>;
+
 // Serves `locals` from the cache: for each, the cached body when the entry is
 // at least as new as the local score, else nullopt (and the entry is
 // repaired with the local score). Returns nullopt for all when Redis fails;
 // `failed` tells the caller.
 std::vector<std::optional<std::string>> ServeFromCache(RollupCache* cache, absl::string_view org,
                                                        const std::vector<LocalScore>& locals,
-                                                       bool* failed) {
+                                                       CacheFetch fetch, bool* failed) {
   std::vector<std::optional<std::string>> out(locals.size());
   *failed = false;
   if (cache == nullptr || locals.empty()) return out;
   std::vector<ScoreKey> keys;
   keys.reserve(locals.size());
   for (const LocalScore& l : locals) keys.push_back(l.key);
-  absl::StatusOr<std::vector<std::optional<CachedScore>>> got = cache->Get(org, keys);
+  absl::StatusOr<std::vector<std::optional<CachedScore>>> got = fetch(keys);
   if (!got.ok() || got->size() != locals.size()) {
     *failed = true;
     return out;
@@ -648,9 +703,9 @@ std::vector<std::optional<std::string>> ServeFromCache(RollupCache* cache, absl:
   std::vector<CachedScore> repairs;
   for (size_t i = 0; i < locals.size(); ++i) {
     if (locals[i].frozen) continue;
-    const std::optional<CachedScore>& entry = (*got)[i];
+    std::optional<CachedScore>& entry = (*got)[i];
     if (entry.has_value() && !(entry->version < locals[i].version)) {
-      out[i] = entry->body;
+      out[i] = std::move(entry->body);
     } else {
       repairs.push_back({locals[i].key, locals[i].version, locals[i].body});
     }
@@ -663,6 +718,98 @@ std::vector<std::optional<std::string>> ServeFromCache(RollupCache* cache, absl:
 
 // --- Check-ins ---------------------------------------------------------------------
 
+namespace {
+
+// The check-in `request` records, checked against the plan mirror and the
+// frozen cycles of `org` (org.mu held), ready for the store.
+absl::StatusOr<StoredCheckIn> NewCheckIn(const Tracking::Org& org,
+                                         const v1::RecordCheckInRequest& request,
+                                         const std::string& fingerprint, absl::Time now,
+                                         int default_grace_days) {
+  const KeyResult* kr = org.plan.FindKeyResult(request.key_result_id());
+  if (kr == nullptr) {
+    return NotFound("key_result_id", absl::StrCat("no key result '", request.key_result_id(), "'"));
+  }
+  const bool milestone = kr->type == KeyResultType::kMilestone;
+  if (milestone && request.has_value()) {
+    return MakeInvalidArgument({{"value", absl::StrCat("key result '", kr->id,
+                                                       "' is a MILESTONE: send done, not value")}});
+  }
+  if (!milestone && request.has_done()) {
+    return MakeInvalidArgument({{"done", absl::StrCat("key result '", kr->id,
+                                                      "' is a METRIC: send value, not done")}});
+  }
+  if (org.plan.FindPerson(request.author_id()) == nullptr) {
+    return NotFound("author_id", absl::StrCat("no person '", request.author_id(), "'"));
+  }
+  const Objective* objective = org.plan.FindObjective(kr->objective_id);
+  const Cycle* cycle = objective == nullptr ? nullptr : org.plan.FindCycle(objective->cycle_id);
+  if (objective == nullptr || cycle == nullptr) {
+    return absl::InternalError(absl::StrCat("key result '", kr->id,
+                                            "' has no objective or cycle in the plan copy"));
+  }
+  if (kr->archived) {
+    return FailedPrecondition("key_result_id",
+                              absl::StrCat("key result '", kr->id, "' is archived"));
+  }
+  if (objective->state != ObjectiveState::kPublished) {
+    return FailedPrecondition(
+        "key_result_id", absl::StrCat("objective '", objective->id, "' is ",
+                                      Name(objective->state), ", not PUBLISHED: publish it first"));
+  }
+  if (cycle->state == CycleState::kPlanning || cycle->state == CycleState::kClosed ||
+      IsFrozen(org, cycle->id)) {
+    return FailedPrecondition(
+        "key_result_id",
+        absl::StrCat("cycle '", cycle->id, "' is ",
+                     IsFrozen(org, cycle->id) ? "closed" : Name(cycle->state),
+                     ": check-ins are accepted while it is ACTIVE or in REVIEW"));
+  }
+  const internal::CycleInstants at = InstantsOf(org, *cycle, default_grace_days);
+  if (now >= at.grace_end) {
+    return FailedPrecondition(
+        "key_result_id",
+        absl::StrCat("cycle '", cycle->id, "' ended and its grace period for late check-ins "
+                     "ended at ", absl::FormatTime(absl::RFC3339_sec, at.grace_end, org.zone)));
+  }
+  absl::Time time = now;
+  if (request.has_time()) OKR_RETURN_IF_ERROR(FromProto(request.time(), "time", &time));
+  if (time < at.start) {
+    return MakeInvalidArgument(
+        {{"time", absl::StrCat("is before the start of cycle '", cycle->id, "' (",
+                               absl::FormatTime(absl::RFC3339_sec, at.start, org.zone), ")")}});
+  }
+
+  CheckIn check_in;
+  check_in.id = planning::NewResourceId(ResourceKind::kCheckIn);
+  check_in.organisation_id = org.id;
+  check_in.key_result_id = kr->id;
+  if (request.has_value()) check_in.value = request.value();
+  if (request.has_done()) check_in.done = request.done();
+  if (request.has_confidence()) check_in.confidence = request.confidence();
+  OKR_RETURN_IF_ERROR(FromProto(static_cast<int>(request.status()), "status", &check_in.status));
+  check_in.note = request.note();
+  check_in.author_id = request.author_id();
+  check_in.time = time;
+  check_in.client_key = request.client_key();
+  check_in.create_time = now;
+
+  StoredCheckIn stored;
+  stored.id = check_in.id;
+  stored.key_result_id = check_in.key_result_id;
+  stored.client_key = check_in.client_key;
+  stored.time = time;
+  stored.fingerprint = fingerprint;
+  stored.has_value = HasValue(check_in);
+  stored.has_done = check_in.done.has_value();
+  stored.has_signal = HasSignal(check_in);
+  stored.body = ToProto(check_in).SerializeAsString();
+  return stored;
+}
+
+}  // namespace
+
+
 absl::Status Tracking::RecordCheckIn(absl::string_view org_id,
                                      const v1::RecordCheckInRequest& request,
                                      v1::RecordCheckInResponse* response) {
@@ -674,10 +821,16 @@ absl::Status Tracking::RecordCheckIn(absl::string_view org_id,
   const std::string fingerprint = planning::StableHash(content.SerializeAsString());
 
   Org& org = *FindOrCreateOrg(org_id);
-  absl::MutexLock lock(&org.mu);
-  OKR_RETURN_IF_ERROR(Prepare(org, /*for_write=*/true));
+  // Shared with other check-ins, exclusive against a freeze or a rebuild:
+  // org.mu is released around the store and Redis calls below, and a freeze
+  // must not run between this check-in's store write and its application.
+  absl::ReaderMutexLock gate(&org.write_gate);
+  {
+    absl::MutexLock lock(&org.mu);
+    OKR_RETURN_IF_ERROR(Prepare(org, /*for_write=*/true));
+  }
 
-  // Answers a retry with what the first call stored.
+  // Answers a retry with what the first call stored (org.mu held).
   auto replay = [&](const StoredCheckIn& stored) -> absl::Status {
     if (stored.fingerprint != fingerprint) {
       return MakeFieldStatus(
@@ -693,115 +846,157 @@ absl::Status Tracking::RecordCheckIn(absl::string_view org_id,
     return absl::OkStatus();
   };
 
-  OKR_ASSIGN_OR_RETURN(std::optional<StoredCheckIn> existing,
-                       store_->FindCheckIn(org.id, request.key_result_id(), request.client_key()));
-  bool replayed = false;
-  if (existing.has_value()) {
-    OKR_RETURN_IF_ERROR(replay(*existing));
-    replayed = true;
+  // The idempotency check: the store looks the client_key up inside the
+  // append's transaction (a retry takes no number and comes back as a
+  // replay), so it is only asked beforehand when the plan refuses the
+  // check-in, where a retry of one stored earlier (say, before its cycle
+  // closed) must still get its answer.
+  std::optional<StoredCheckIn> existing;
+  absl::StatusOr<StoredCheckIn> stored;
+  {
+    absl::MutexLock lock(&org.mu);
+    stored = NewCheckIn(org, request, fingerprint, now, options_.default_grace_days);
+  }
+  std::optional<AppendResult> appended;
+  if (stored.ok()) {
+    // Outside org.mu, so that concurrent check-ins share a group commit.
+    OKR_ASSIGN_OR_RETURN(appended, store_->AppendCheckIn(org.id, *stored));
   } else {
-    const KeyResult* kr = org.plan.FindKeyResult(request.key_result_id());
-    if (kr == nullptr) {
-      return NotFound("key_result_id", absl::StrCat("no key result '", request.key_result_id(), "'"));
-    }
-    const bool milestone = kr->type == KeyResultType::kMilestone;
-    if (milestone && request.has_value()) {
-      return MakeInvalidArgument({{"value", absl::StrCat("key result '", kr->id,
-                                                         "' is a MILESTONE: send done, not value")}});
-    }
-    if (!milestone && request.has_done()) {
-      return MakeInvalidArgument({{"done", absl::StrCat("key result '", kr->id,
-                                                        "' is a METRIC: send value, not done")}});
-    }
-    if (org.plan.FindPerson(request.author_id()) == nullptr) {
-      return NotFound("author_id", absl::StrCat("no person '", request.author_id(), "'"));
-    }
-    const Objective* objective = org.plan.FindObjective(kr->objective_id);
-    const Cycle* cycle = objective == nullptr ? nullptr : org.plan.FindCycle(objective->cycle_id);
-    if (objective == nullptr || cycle == nullptr) {
-      return absl::InternalError(absl::StrCat("key result '", kr->id,
-                                              "' has no objective or cycle in the plan copy"));
-    }
-    if (kr->archived) {
-      return FailedPrecondition("key_result_id",
-                                absl::StrCat("key result '", kr->id, "' is archived"));
-    }
-    if (objective->state != ObjectiveState::kPublished) {
-      return FailedPrecondition(
-          "key_result_id", absl::StrCat("objective '", objective->id, "' is ",
-                                        Name(objective->state), ", not PUBLISHED: publish it first"));
-    }
-    if (cycle->state == CycleState::kPlanning || cycle->state == CycleState::kClosed ||
-        IsFrozen(org, cycle->id)) {
-      return FailedPrecondition(
-          "key_result_id",
-          absl::StrCat("cycle '", cycle->id, "' is ",
-                       IsFrozen(org, cycle->id) ? "closed" : Name(cycle->state),
-                       ": check-ins are accepted while it is ACTIVE or in REVIEW"));
-    }
-    const internal::CycleInstants at = InstantsOf(org, *cycle, options_.default_grace_days);
-    if (now >= at.grace_end) {
-      return FailedPrecondition(
-          "key_result_id",
-          absl::StrCat("cycle '", cycle->id, "' ended and its grace period for late check-ins "
-                       "ended at ", absl::FormatTime(absl::RFC3339_sec, at.grace_end, org.zone)));
-    }
-    absl::Time time = now;
-    if (request.has_time()) OKR_RETURN_IF_ERROR(FromProto(request.time(), "time", &time));
-    if (time < at.start) {
-      return MakeInvalidArgument(
-          {{"time", absl::StrCat("is before the start of cycle '", cycle->id, "' (",
-                                 absl::FormatTime(absl::RFC3339_sec, at.start, org.zone), ")")}});
-    }
+    OKR_ASSIGN_OR_RETURN(existing, store_->FindCheckIn(org.id, request.key_result_id(),
+                                                       request.client_key()));
+    if (!existing.has_value()) return stored.status();
+  }
 
-    CheckIn check_in;
-    check_in.id = planning::NewResourceId(ResourceKind::kCheckIn);
-    check_in.organisation_id = org.id;
-    check_in.key_result_id = kr->id;
-    if (request.has_value()) check_in.value = request.value();
-    if (request.has_done()) check_in.done = request.done();
-    if (request.has_confidence()) check_in.confidence = request.confidence();
-    OKR_RETURN_IF_ERROR(FromProto(static_cast<int>(request.status()), "status", &check_in.status));
-    check_in.note = request.note();
-    check_in.author_id = request.author_id();
-    check_in.time = time;
-    check_in.client_key = request.client_key();
-    check_in.create_time = now;
-
-    StoredCheckIn stored;
-    stored.id = check_in.id;
-    stored.key_result_id = check_in.key_result_id;
-    stored.client_key = check_in.client_key;
-    stored.time = time;
-    stored.fingerprint = fingerprint;
-    stored.has_value = HasValue(check_in);
-    stored.has_done = check_in.done.has_value();
-    stored.has_signal = HasSignal(check_in);
-    stored.body = ToProto(check_in).SerializeAsString();
-    OKR_ASSIGN_OR_RETURN(AppendResult appended, store_->AppendCheckIn(org.id, stored));
-    if (appended.replayed) {
-      // Another replica stored the same client_key first.
-      OKR_RETURN_IF_ERROR(replay(appended.check_in));
+  bool replayed = false;
+  std::vector<CachedScore> cache_entries;
+  {
+    absl::MutexLock lock(&org.mu);
+    if (existing.has_value() || appended->replayed) {
+      // A retry, or another replica stored the same client_key first.
+      OKR_RETURN_IF_ERROR(replay(existing.has_value() ? *existing : appended->check_in));
       replayed = true;
     } else {
-      OKR_RETURN_IF_ERROR(CatchUpStore(org));
-      if (!response->mutable_check_in()->ParseFromString(appended.check_in.body)) {
+      // A concurrent writer may have applied it already (CatchUpStore applies
+      // every write after the replica's sequence, in order).
+      if (org.tracking_sequence < appended->check_in.sequence) {
+        OKR_RETURN_IF_ERROR(CatchUpStore(org));
+      }
+      if (!response->mutable_check_in()->ParseFromString(appended->check_in.body)) {
         return absl::InternalError("the stored check-in does not parse");
       }
     }
-  }
-
-  const std::vector<ScoreKey> chain = ChainOf(org.plan, request.key_result_id());
-  for (const ScoreKey& key : chain) {
-    if (key.kind == ResourceKind::kKeyResult) {
-      if (key.id != request.key_result_id()) continue;
-      OKR_ASSIGN_OR_RETURN(*response->mutable_key_result_score(), KeyResultScoreOf(org, key.id));
-    } else {
-      OKR_ASSIGN_OR_RETURN(*response->add_objective_scores(), ObjectiveScoreOf(org, key.id, now));
+    const std::vector<ScoreKey> chain = ChainOf(org.plan, request.key_result_id());
+    for (const ScoreKey& key : chain) {
+      if (key.kind == ResourceKind::kKeyResult) {
+        if (key.id != request.key_result_id()) continue;
+        OKR_ASSIGN_OR_RETURN(*response->mutable_key_result_score(), KeyResultScoreOf(org, key.id));
+      } else {
+        OKR_ASSIGN_OR_RETURN(*response->add_objective_scores(), ObjectiveScoreOf(org, key.id, now));
+      }
+    }
+    if (!replayed && cache_ != nullptr) {
+      for (const ScoreKey& key : chain) {
+        absl::StatusOr<LocalScore> local = LocalScoreOf(org, key, now);
+        if (local.ok() && !local->frozen) {
+          cache_entries.push_back({local->key, local->version, std::move(local->body)});
+        }
+      }
     }
   }
-  if (!replayed) WriteCache(org, chain, /*all=*/false);
+  // Before the OK: another replica's reader must find these scores.
+  if (!cache_entries.empty()) PutCoalesced(org, std::move(cache_entries));
   return absl::OkStatus();
+}
+
+void Tracking::PutCoalesced(Org& org, std::vector<CachedScore> entries) {
+  absl::MutexLock lock(&org.cache_mu);
+  for (CachedScore& entry : entries) org.cache_pending.push_back(std::move(entry));
+  // The next batch to start takes everything pending, these entries too.
+  const int64_t ticket = org.cache_batches_started + 1;
+  while (org.cache_batches_finished < ticket) {
+    if (org.cache_batch_running) {
+      org.cache_batch_done.Wait(&org.cache_mu);
+      continue;
+    }
+    org.cache_batch_running = true;
+    const int64_t number = ++org.cache_batches_started;
+    std::vector<CachedScore> batch = NewestPerKey(std::move(org.cache_pending));
+    org.cache_pending.clear();
+    org.cache_mu.Unlock();
+    bool failed = false;
+    constexpr size_t kBatch = 500;
+    for (size_t i = 0; i < batch.size() && !failed; i += kBatch) {
+      const size_t n = std::min(kBatch, batch.size() - i);
+      failed = !cache_->Put(org.id, absl::MakeConstSpan(batch.data() + i, n)).ok();
+    }
+    if (failed) {
+      absl::MutexLock org_lock(&org.mu);
+      org.cache_dirty = true;
+    }
+    org.cache_mu.Lock();
+    org.cache_batches_finished = number;
+    org.cache_batch_running = false;
+    org.cache_batch_done.SignalAll();
+  }
+}
+
+absl::StatusOr<std::vector<std::optional<CachedScore>>> Tracking::GetCoalesced(
+    Org& org, const std::vector<ScoreKey>& keys) {
+  // A big read (a scored tree) goes alone rather than hold up small ones.
+  constexpr size_t kMaxShared = 64;
+  if (keys.size() > kMaxShared) return cache_->Get(org.id, keys);
+  Org::CacheRead self{&keys, std::vector<std::optional<CachedScore>>()};
+  absl::MutexLock lock(&org.cache_read_mu);
+  org.cache_reads_pending.push_back(&self);
+  // The next batch to start takes every pending read, this one too, so its
+  // Get starts after this read arrived: a write acknowledged before then
+  // (its Put finished before its OK) is seen.
+  const int64_t ticket = org.cache_reads_started + 1;
+  while (org.cache_reads_finished < ticket) {
+    if (org.cache_read_running) {
+      org.cache_read_done.Wait(&org.cache_read_mu);
+      continue;
+    }
+    org.cache_read_running = true;
+    const int64_t number = ++org.cache_reads_started;
+    std::vector<Org::CacheRead*> batch;
+    batch.swap(org.cache_reads_pending);
+    org.cache_read_mu.Unlock();
+    // Each distinct key once: concurrent readers often ask for the same.
+    absl::flat_hash_map<std::pair<int, absl::string_view>, size_t> index;
+    std::vector<ScoreKey> unique;
+    for (const Org::CacheRead* read : batch) {
+      for (const ScoreKey& key : *read->keys) {
+        if (index.try_emplace(std::make_pair(static_cast<int>(key.kind), absl::string_view(key.id)),
+                              unique.size())
+                .second) {
+          unique.push_back(key);
+        }
+      }
+    }
+    absl::StatusOr<std::vector<std::optional<CachedScore>>> got = cache_->Get(org.id, unique);
+    if (got.ok() && got->size() != unique.size()) {
+      got = absl::InternalError("rollup cache get: wrong number of entries");
+    }
+    for (Org::CacheRead* read : batch) {
+      if (!got.ok()) {
+        read->result = got.status();
+        continue;
+      }
+      std::vector<std::optional<CachedScore>> mine;
+      mine.reserve(read->keys->size());
+      for (const ScoreKey& key : *read->keys) {
+        mine.push_back(
+            (*got)[index.at(std::make_pair(static_cast<int>(key.kind), absl::string_view(key.id)))]);
+      }
+      read->result = std::move(mine);
+    }
+    org.cache_read_mu.Lock();
+    org.cache_reads_finished = number;
+    org.cache_read_running = false;
+    org.cache_read_done.SignalAll();
+  }
+  return std::move(self.result);
 }
 
 absl::Status Tracking::ListCheckIns(absl::string_view org_id,
@@ -858,8 +1053,9 @@ absl::Status Tracking::GetKeyResultScore(absl::string_view org_id,
                                              options_.clock()));
   }
   bool failed = false;
+  auto fetch = [&](const std::vector<ScoreKey>& keys) { return GetCoalesced(org, keys); };
   std::vector<std::optional<std::string>> cached =
-      ServeFromCache(cache_, org.id, {local}, &failed);
+      ServeFromCache(cache_, org.id, {local}, fetch, &failed);
   if (failed) {
     absl::MutexLock lock(&org.mu);
     org.cache_dirty = true;
@@ -892,7 +1088,8 @@ absl::Status Tracking::GetObjectiveScore(absl::string_view org_id,
     }
   }
   bool failed = false;
-  std::vector<std::optional<std::string>> cached = ServeFromCache(cache_, org.id, locals, &failed);
+  auto fetch = [&](const std::vector<ScoreKey>& keys) { return GetCoalesced(org, keys); };
+  std::vector<std::optional<std::string>> cached = ServeFromCache(cache_, org.id, locals, fetch, &failed);
   absl::MutexLock lock(&org.mu);
   if (failed) org.cache_dirty = true;
   if (!cached[0].has_value() || !response->ParseFromString(*cached[0])) {
@@ -1020,7 +1217,8 @@ absl::Status Tracking::GetScoredTree(absl::string_view org_id,
     response->set_frozen(IsFrozen(org, cycle->id) || cycle->state == CycleState::kClosed);
   }
   bool failed = false;
-  std::vector<std::optional<std::string>> cached = ServeFromCache(cache_, org.id, locals, &failed);
+  auto fetch = [&](const std::vector<ScoreKey>& keys) { return GetCoalesced(org, keys); };
+  std::vector<std::optional<std::string>> cached = ServeFromCache(cache_, org.id, locals, fetch, &failed);
   absl::MutexLock lock(&org.mu);
   if (failed) org.cache_dirty = true;
   for (size_t i = 0; i < locals.size(); ++i) {
@@ -1208,55 +1406,83 @@ absl::Status Tracking::ListStaleKeyResults(absl::string_view org_id,
   if (!request.cycle_id().empty() && plan.FindCycle(request.cycle_id()) == nullptr) {
     return NotFound("cycle_id", absl::StrCat("no cycle '", request.cycle_id(), "'"));
   }
-  struct Row {
-    std::string key;
-    const KeyResult* kr;
-    const Objective* objective;
-    Id owner;
-  };
-  std::vector<Row> rows;
-  for (const auto& [id, kr] : plan.key_results()) {
-    if (kr.archived) continue;
-    const Objective* objective = plan.FindObjective(kr.objective_id);
-    if (objective == nullptr || objective->state != ObjectiveState::kPublished) continue;
-    const Cycle* cycle = plan.FindCycle(objective->cycle_id);
-    if (cycle == nullptr || cycle->state != CycleState::kActive || IsFrozen(org, cycle->id)) continue;
-    if (!request.cycle_id().empty() && cycle->id != request.cycle_id()) continue;
-    const Id owner = kr.owner_id.empty() ? objective->owner_id : kr.owner_id;
-    if (!request.owner_id().empty() && owner != request.owner_id()) continue;
-    if (!request.team_id().empty() && objective->team_id != request.team_id()) continue;
-    auto track = org.tracks.find(id);
-    if (track != org.tracks.end() && track->second.last_time() >= since) continue;
-    // Ids never contain '\x1f', so the key sorts by owner, then key result.
-    rows.push_back({absl::StrCat(owner, "\x1f", id), &kr, objective, owner});
+  const std::string filter_key =
+      absl::StrCat("stale|", absl::FormatTime(since), "|", request.cycle_id(), "|",
+                   request.owner_id(), "|", request.team_id());
+  // The sorted keys of every stale key result. Built by a scan of all key
+  // results and a sort; reused by the next pages (and by a repeated listing)
+  // while nothing it depends on changed: the plan (key results, objectives,
+  // cycles), the store's writes (check-ins, and the frozen cycles with them)
+  // and the frozen cycles.
+  std::optional<Org::StaleListing>& listing = org.stale_listing;
+  if (!listing.has_value() || listing->filter_key != filter_key ||
+      listing->plan_sequence != plan.sequence() ||
+      listing->tracking_sequence != org.tracking_sequence ||
+      listing->frozen_cycles != org.frozen.cycles.size()) {
+    listing.reset();
+    struct Row {
+      absl::string_view owner;
+      absl::string_view id;
+    };
+    std::vector<Row> rows;
+    for (const auto& [id, kr] : plan.key_results()) {
+      if (kr.archived) continue;
+      const Objective* objective = plan.FindObjective(kr.objective_id);
+      if (objective == nullptr || objective->state != ObjectiveState::kPublished) continue;
+      const Cycle* cycle = plan.FindCycle(objective->cycle_id);
+      if (cycle == nullptr || cycle->state != CycleState::kActive || IsFrozen(org, cycle->id)) {
+        continue;
+      }
+      if (!request.cycle_id().empty() && cycle->id != request.cycle_id()) continue;
+      const absl::string_view owner = kr.owner_id.empty() ? objective->owner_id : kr.owner_id;
+      if (!request.owner_id().empty() && owner != request.owner_id()) continue;
+      if (!request.team_id().empty() && objective->team_id != request.team_id()) continue;
+      auto track = org.tracks.find(id);
+      if (track != org.tracks.end() && track->second.last_time() >= since) continue;
+      rows.push_back({owner, id});
+    }
+    // Ids never contain '\x1f', so ordering by (owner, id) is ordering the
+    // keys "<owner>\x1f<id>" the page tokens carry.
+    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+      return a.owner != b.owner ? a.owner < b.owner : a.id < b.id;
+    });
+    listing.emplace();
+    listing->filter_key = filter_key;
+    listing->plan_sequence = plan.sequence();
+    listing->tracking_sequence = org.tracking_sequence;
+    listing->frozen_cycles = org.frozen.cycles.size();
+    listing->keys.reserve(rows.size());
+    for (const Row& row : rows) listing->keys.push_back(absl::StrCat(row.owner, "\x1f", row.id));
   }
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.key < b.key; });
-  std::vector<std::string> keys;
-  keys.reserve(rows.size());
-  for (const Row& r : rows) keys.push_back(r.key);
   planning::PageRequest page{request.page_size(), request.page_token(), 100, 1000};
-  OKR_ASSIGN_OR_RETURN(
-      planning::PageSlice slice,
-      planning::Paginate(page,
-                         absl::StrCat("stale|", absl::FormatTime(since), "|", request.cycle_id(),
-                                      "|", request.owner_id(), "|", request.team_id()),
-                         keys));
+  OKR_ASSIGN_OR_RETURN(planning::PageSlice slice,
+                       planning::Paginate(page, filter_key, listing->keys));
   for (size_t i = slice.begin; i < slice.end; ++i) {
-    const Row& r = rows[i];
+    const absl::string_view key = listing->keys[i];
+    const size_t separator = key.find('\x1f');
+    const KeyResult* kr = plan.FindKeyResult(key.substr(separator + 1));
+    const Objective* objective = kr == nullptr ? nullptr : plan.FindObjective(kr->objective_id);
+    if (objective == nullptr) {
+      // The listing was built from this very plan (same sequence).
+      return absl::InternalError(absl::StrCat("stale key result listing out of step at '",
+                                              key.substr(separator + 1), "'"));
+    }
     v1::StaleKeyResult* s = response->add_stale_key_results();
-    s->set_key_result_id(r.kr->id);
-    s->set_key_result_title(r.kr->title);
-    s->set_objective_id(r.objective->id);
-    s->set_objective_title(r.objective->title);
-    s->set_cycle_id(r.objective->cycle_id);
-    s->set_owner_id(r.owner);
-    s->set_team_id(r.objective->team_id);
-    if (auto track = org.tracks.find(r.kr->id); track != org.tracks.end()) {
+    s->set_key_result_id(kr->id);
+    s->set_key_result_title(kr->title);
+    s->set_objective_id(objective->id);
+    s->set_objective_title(objective->title);
+    s->set_cycle_id(objective->cycle_id);
+    s->set_owner_id(std::string(key.substr(0, separator)));
+    s->set_team_id(objective->team_id);
+    if (auto track = org.tracks.find(kr->id); track != org.tracks.end()) {
       *s->mutable_last_check_in_time() = ToProto(track->second.last_time());
     }
   }
   response->set_next_page_token(slice.next_page_token);
-  response->set_total_size(static_cast<int32_t>(rows.size()));
+  response->set_total_size(static_cast<int32_t>(listing->keys.size()));
+  // The last page: nobody needs the listing any more (40 MB at 400,000).
+  if (slice.next_page_token.empty()) listing.reset();
   return absl::OkStatus();
 }
 

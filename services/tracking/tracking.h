@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -140,13 +141,27 @@ class Tracking {
   // cannot be reached.
   absl::Status Prepare(Org& org, bool for_write);
   // Pulls planning's changes into the mirror and rebuilds the scores when
-  // objectives or key results changed.
+  // objectives or key results changed. Called with org.mu held; returns the
+  // outcome of a ListPlanChanges catch-up that STARTED after the call, shared
+  // with concurrent callers (one runs it, with org.mu released during the
+  // RPC, the others wait), so the mirror holds everything planning
+  // acknowledged before the caller asked.
   absl::Status RefreshPlan(Org& org);
   // Applies the store's writes after the organisation's sequence.
   absl::Status CatchUpStore(Org& org);
   // Writes the given scores (or, with `all`, every score) to the cache;
   // marks the organisation for Maintain() when Redis fails.
   void WriteCache(Org& org, const std::vector<ScoreKey>& keys, bool all);
+  // Writes `entries` to the cache together with those of concurrent callers
+  // (one Put per batch) and returns once a Put that includes them finished.
+  // Called without org.mu; marks the organisation for Maintain() when Redis
+  // fails.
+  void PutCoalesced(Org& org, std::vector<CachedScore> entries);
+  // The cache entries of `keys` (as RollupCache::Get), read by a Get that
+  // started after the call, shared with concurrent readers: one pipelined
+  // round trip per batch. Called without org.mu.
+  absl::StatusOr<std::vector<std::optional<CachedScore>>> GetCoalesced(
+      Org& org, const std::vector<ScoreKey>& keys);
   void NotePlanReachable(const absl::Status& status);
   std::string PlanError() const;
 

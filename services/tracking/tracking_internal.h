@@ -65,6 +65,12 @@ struct Tracking::Org {
   explicit Org(std::string id) : id(std::move(id)) {}
 
   const std::string id;
+  // Check-ins hold it shared from their plan checks until their write is
+  // applied to memory, with `mu` released while the store and Redis work;
+  // CloseCycle and RebuildRollups hold it exclusively, so a freeze or a
+  // rebuild never runs between a check-in's store write and its application
+  // here. Taken before `mu`.
+  absl::Mutex write_gate;
   absl::Mutex mu;
 
   bool loaded = false;
@@ -94,6 +100,53 @@ struct Tracking::Org {
 
   // Cache writes failed: Maintain() rewrites every score once Redis answers.
   bool cache_dirty = false;
+
+  // The sorted result of the last ListStaleKeyResults, so that its later
+  // pages cost their own size instead of a scan and sort of every key result
+  // each (a listing of 400,000 is 400 pages). Valid while the plan, the
+  // store's writes and the frozen cycles are where they were when it was
+  // built; dropped after its last page. Guarded by `mu`.
+  struct StaleListing {
+    std::string filter_key;  // since and the filters, as the page tokens carry them
+    int64_t plan_sequence = 0;
+    int64_t tracking_sequence = 0;
+    size_t frozen_cycles = 0;
+    std::vector<std::string> keys;  // "<owner>\x1f<key result id>", ascending
+  };
+  std::optional<StaleListing> stale_listing;
+
+  // Catch-ups with planning, one at a time and shared (Tracking::RefreshPlan):
+  // calls are numbered as they start; a caller waits for one that started
+  // after it asked. Guarded by `mu`, which is released during the call.
+  int64_t plan_calls_started = 0;
+  int64_t plan_calls_finished = 0;
+  bool plan_call_running = false;
+  absl::Status plan_call_status;
+  absl::CondVar plan_call_done;
+
+  // The cache entries of concurrent check-ins, written by one Put per batch
+  // (Tracking::PutCoalesced); numbered like the plan calls. Guarded by
+  // `cache_mu`, never held with `mu`.
+  absl::Mutex cache_mu;
+  std::vector<CachedScore> cache_pending;
+  int64_t cache_batches_started = 0;
+  int64_t cache_batches_finished = 0;
+  bool cache_batch_running = false;
+  absl::CondVar cache_batch_done;
+
+  // The cache reads of concurrent readers, fetched by one pipelined Get per
+  // batch (Tracking::GetCoalesced); numbered like the plan calls. Guarded by
+  // `cache_read_mu`, never held with `mu`.
+  struct CacheRead {
+    const std::vector<ScoreKey>* keys;
+    absl::StatusOr<std::vector<std::optional<CachedScore>>> result;
+  };
+  absl::Mutex cache_read_mu;
+  std::vector<CacheRead*> cache_reads_pending;
+  int64_t cache_reads_started = 0;
+  int64_t cache_reads_finished = 0;
+  bool cache_read_running = false;
+  absl::CondVar cache_read_done;
 };
 
 // Helpers shared by the method files; each runs with org.mu held.

@@ -247,6 +247,9 @@ absl::Status Tracking::CloseCycle(absl::string_view org_id, const v1::CloseCycle
   if (request.cycle_id().empty()) return MakeInvalidArgument({{"cycle_id", "required"}});
   const absl::Time now = options_.clock();
   Org& org = *FindOrCreateOrg(org_id);
+  // No check-in of this replica is between its store write and memory while
+  // the scores are frozen (see Org::write_gate).
+  absl::WriterMutexLock gate(&org.write_gate);
   absl::MutexLock lock(&org.mu);
   OKR_RETURN_IF_ERROR(Prepare(org, /*for_write=*/true));
   const Cycle* cycle = org.plan.FindCycle(request.cycle_id());
@@ -271,6 +274,8 @@ absl::Status Tracking::CloseCycle(absl::string_view org_id, const v1::CloseCycle
                          absl::FormatTime(absl::RFC3339_sec, at.grace_end, org.zone),
                          " (its grace period); close it then, or pass force")}});
     }
+    // Freeze what the store holds, other replicas' check-ins included.
+    OKR_RETURN_IF_ERROR(CatchUpStore(org));
     FrozenCycle frozen;
     frozen.cycle_id = cycle->id;
     frozen.freeze_time = now;
@@ -328,6 +333,7 @@ absl::Status Tracking::RebuildRollups(absl::string_view org_id,
   response->Clear();
   const absl::Time started = absl::Now();
   Org& org = *FindOrCreateOrg(org_id);
+  absl::WriterMutexLock gate(&org.write_gate);
   absl::MutexLock lock(&org.mu);
   OKR_RETURN_IF_ERROR(Prepare(org, /*for_write=*/false));
   if (!request.cycle_id().empty() && org.plan.FindCycle(request.cycle_id()) == nullptr) {
