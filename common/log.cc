@@ -2,8 +2,13 @@
 
 #include <grpc/support/log.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -14,13 +19,48 @@
 #include "common/request_context.h"
 #include "spdlog/logger.h"
 #include "spdlog/pattern_formatter.h"
+#include "spdlog/sinks/base_sink.h"
 #include "spdlog/sinks/ostream_sink.h"
-#include "spdlog/sinks/stdout_sinks.h"
 
 namespace okr {
 namespace {
 
 constexpr absl::string_view kDefaultService = "okr";
+
+// Set while LogInfoDeferred logs, so that the stdout sink leaves the line in
+// stdio's buffer.
+thread_local bool t_deferred_line = false;
+
+// stdout, flushed after every line but deferred ones. Those wait in stdio's
+// buffer for the next flushed line or for the flusher thread, which looks
+// every 100 ms; stdio's lock keeps lines whole and in order either way.
+class StdoutSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    std::fwrite(formatted.data(), 1, formatted.size(), stdout);
+    if (!t_deferred_line) {
+      std::fflush(stdout);
+      return;
+    }
+    pending_.store(true, std::memory_order_relaxed);
+    std::call_once(flusher_started_, [] {
+      // Detached and never stopped: the process's stdout outlives it.
+      std::thread([] {
+        for (;;) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          if (pending_.exchange(false, std::memory_order_relaxed)) std::fflush(stdout);
+        }
+      }).detach();
+    });
+  }
+  void flush_() override { std::fflush(stdout); }
+
+ private:
+  static inline std::atomic<bool> pending_{false};
+  static inline std::once_flag flusher_started_;
+};
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 when the bytes
 // there are not one (overlong forms, surrogates and code points above
@@ -79,8 +119,7 @@ std::string MakePattern(absl::string_view service) {
 class LoggerHolder {
  public:
   LoggerHolder() {
-    Configure(kDefaultService,
-              std::make_shared<spdlog::sinks::stdout_sink_mt>());
+    Configure(kDefaultService, std::make_shared<StdoutSink>());
   }
 
   void Configure(absl::string_view service, spdlog::sink_ptr sink) {
@@ -218,8 +257,7 @@ std::string JsonQuote(absl::string_view s) {
 }
 
 void InitLogging(absl::string_view service) {
-  Holder().Configure(service,
-                     std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  Holder().Configure(service, std::make_shared<StdoutSink>());
   InstallGrpcLogHook();
 }
 
@@ -236,6 +274,11 @@ void LogDebug(absl::string_view msg, LogFields fields) {
 }
 void LogInfo(absl::string_view msg, LogFields fields) {
   Log(spdlog::level::info, msg, fields);
+}
+void LogInfoDeferred(absl::string_view msg, LogFields fields) {
+  t_deferred_line = true;
+  Log(spdlog::level::info, msg, fields);
+  t_deferred_line = false;
 }
 void LogWarn(absl::string_view msg, LogFields fields) {
   Log(spdlog::level::warn, msg, fields);

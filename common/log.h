@@ -13,7 +13,7 @@
 // configures it once through InitLogging(); until then lines carry the service
 // name "okr". gRPC's own diagnostics (gpr_log) are routed through the same
 // logger, so nothing but JSON reaches stdout. Logging is thread-safe and
-// flushes every line.
+// flushes every line, except those of LogInfoDeferred (the access log).
 #ifndef OKR_COMMON_LOG_H_
 #define OKR_COMMON_LOG_H_
 
@@ -77,6 +77,11 @@ void InitLogging(absl::string_view service, std::ostream& out);
 //   okr::LogInfo("server started", {{"listen", addr}, {"port", port}});
 void LogDebug(absl::string_view msg, LogFields fields = {});
 void LogInfo(absl::string_view msg, LogFields fields = {});
+// As LogInfo, but on stdout the line is not flushed by itself: the next
+// ordinary line or a background flush within 100 ms writes it, in order.
+// For the one line per RPC of the access log, where a write(2) per line cost
+// a tenth of an empty RPC. A kill -9 may lose the last 100 ms of such lines.
+void LogInfoDeferred(absl::string_view msg, LogFields fields = {});
 void LogWarn(absl::string_view msg, LogFields fields = {});
 void LogError(absl::string_view msg, LogFields fields = {});
 

@@ -705,7 +705,7 @@ class RpcInterceptor final : public grpc::experimental::Interceptor {
                       {"peer", peer},
                       {"error", message}});
     } else {
-      LogInfo("rpc", {{"method", method_name_},
+      LogInfoDeferred("rpc", {{"method", method_name_},
                       {"code", CodeName(code)},
                       {"duration_ms", seconds * 1000},
                       {"request_id", request_id_},

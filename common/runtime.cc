@@ -34,7 +34,11 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> ServiceRuntime::FromFlags(
 ServiceRuntime::~ServiceRuntime() { Stop(); }
 
 absl::Status ServiceRuntime::ConfigureServer(ServerOptions& options) const {
-  OKR_ASSIGN_OR_RETURN(options.credentials, ServerCredentialsFor(tls_));
+  // Without TLS the server keeps its default (insecure) credentials, so its
+  // "server started" line reports "tls":false.
+  if (tls_.server_tls()) {
+    OKR_ASSIGN_OR_RETURN(options.credentials, ServerCredentialsFor(tls_));
+  }
   options.health_listen_address = tls_.health_listen;
   std::function<void(grpc::ServerBuilder&)> previous = std::move(options.configure_builder);
   options.configure_builder = [previous = std::move(previous),

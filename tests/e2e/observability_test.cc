@@ -432,12 +432,21 @@ TEST_F(ObservabilityTest, MetricsMoveRequestIdsCrossServicesAndLogsAreJson) {
     }
     return lines;
   };
-  const std::vector<std::string> tracking_lines = lines_with_id(*tracking_);
+  // Access lines are flushed within 100 ms (LogInfoDeferred), not at once.
+  const auto wait_for_lines = [&](const ServiceProcess& process) {
+    std::vector<std::string> lines = lines_with_id(process);
+    for (int i = 0; i < 40 && lines.empty(); ++i) {
+      absl::SleepFor(absl::Milliseconds(50));
+      lines = lines_with_id(process);
+    }
+    return lines;
+  };
+  const std::vector<std::string> tracking_lines = wait_for_lines(*tracking_);
   ASSERT_FALSE(tracking_lines.empty()) << tracking_->LogTail();
   EXPECT_TRUE(std::any_of(tracking_lines.begin(), tracking_lines.end(), [](const std::string& l) {
     return absl::StrContains(l, "/okr.v1.TrackingService/RecordCheckIn");
   })) << tracking_lines[0];
-  const std::vector<std::string> planning_lines = lines_with_id(*planning_);
+  const std::vector<std::string> planning_lines = wait_for_lines(*planning_);
   ASSERT_FALSE(planning_lines.empty()) << planning_->LogTail();
   EXPECT_TRUE(std::any_of(planning_lines.begin(), planning_lines.end(), [](const std::string& l) {
     return absl::StrContains(l, "/okr.v1.PlanningService/ListPlanChanges");
