@@ -637,6 +637,11 @@ TEST_F(DispatcherTest, AHangingReceiverDoesNotDelayAHealthyOne) {
   // The healthy delivery is logged while the hanging one is still in its
   // attempt: nothing is logged for it yet.
   EXPECT_TRUE(store_.completions_for("wh-slow").empty());
+  // On a loaded machine the healthy POST can finish before the hanging one
+  // has even reached the receiver; it does arrive, and it hangs.
+  for (int i = 0; i < 60 && receiver_->request_count("/slow") == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   EXPECT_EQ(receiver_->request_count("/slow"), 1);
   std::vector<FakeOutboxStore::Completion> fast = store_.completions_for("wh-fast");
   ASSERT_EQ(fast.size(), 1u);
