@@ -292,7 +292,7 @@ bool Unescape(absl::string_view s, std::string* out) {
 // ---------------------------------------------------------------------------
 // The alignment graph.
 
-class Graph {
+class Graph final : public AlignmentLookup {
  public:
   Graph(absl::Span<const Objective> objectives,
         absl::Span<const KeyResult> key_results,
@@ -305,36 +305,14 @@ class Graph {
     for (const Cycle& c : cycles) cycles_.try_emplace(c.id, &c);
   }
 
-  // `child` stands in for the stored objective with the same id.
-  void Override(const Objective& child) {
-    if (!child.id.empty()) objectives_[child.id] = &child;
-  }
-
-  const Objective* FindObjective(absl::string_view id) const {
+  const Objective* FindObjective(absl::string_view id) const override {
     return Find(objectives_, id);
   }
-  const KeyResult* FindKeyResult(absl::string_view id) const {
+  const KeyResult* FindKeyResult(absl::string_view id) const override {
     return Find(key_results_, id);
   }
-  const Cycle* FindCycle(absl::string_view id) const {
+  const Cycle* FindCycle(absl::string_view id) const override {
     return Find(cycles_, id);
-  }
-
-  // The objective `o` aligns to: the Classic parent, or the objective of the
-  // Duality parent KR (falling back to the stored parent_objective_id when
-  // the KR is not among the inputs). Empty for a root.
-  absl::string_view ParentOf(const Objective& o) const {
-    switch (o.alignment.kind) {
-      case AlignmentKind::kObjective:
-        return o.alignment.parent_objective_id;
-      case AlignmentKind::kKeyResult:
-        if (const KeyResult* kr = FindKeyResult(o.alignment.parent_key_result_id)) {
-          return kr->objective_id;
-        }
-        return o.alignment.parent_objective_id;
-      default:
-        return {};
-    }
   }
 
  private:
@@ -349,6 +327,37 @@ class Graph {
   absl::flat_hash_map<absl::string_view, const Objective*> objectives_;
   absl::flat_hash_map<absl::string_view, const KeyResult*> key_results_;
   absl::flat_hash_map<absl::string_view, const Cycle*> cycles_;
+};
+
+// `lookup` with `child` standing in for the stored objective with the same
+// id: the links it proposes replace the stored ones.
+class WithChild {
+ public:
+  WithChild(const AlignmentLookup& lookup, const Objective& child)
+      : lookup_(lookup), child_(child) {}
+
+  const Objective* FindObjective(absl::string_view id) const {
+    if (id.empty()) return nullptr;
+    if (!child_.id.empty() && id == child_.id) return &child_;
+    return lookup_.FindObjective(id);
+  }
+  const KeyResult* FindKeyResult(absl::string_view id) const {
+    return id.empty() ? nullptr : lookup_.FindKeyResult(id);
+  }
+  const Cycle* FindCycle(absl::string_view id) const {
+    return id.empty() ? nullptr : lookup_.FindCycle(id);
+  }
+
+  // The objective `o` aligns to: the Classic parent, or the objective of the
+  // Duality parent KR (falling back to the stored parent_objective_id when
+  // the KR is unknown). Empty for a root.
+  absl::string_view ParentOf(const Objective& o) const {
+    return AlignmentParentOf(lookup_, o);
+  }
+
+ private:
+  const AlignmentLookup& lookup_;
+  const Objective& child_;
 };
 
 // "'a' -> 'b' -> 'a'", shortened in the middle for long loops so that a
@@ -830,10 +839,41 @@ absl::Status ValidateCheckIn(const CheckIn& c, const KeyResult& kr) {
 // ---------------------------------------------------------------------------
 // Alignment.
 
+absl::string_view AlignmentParentOf(const AlignmentLookup& lookup,
+                                    const Objective& objective) {
+  const Alignment& a = objective.alignment;
+  switch (a.kind) {
+    case AlignmentKind::kObjective:
+      return a.parent_objective_id;
+    case AlignmentKind::kKeyResult:
+      if (!a.parent_key_result_id.empty()) {
+        if (const KeyResult* kr = lookup.FindKeyResult(a.parent_key_result_id)) {
+          return kr->objective_id;
+        }
+      }
+      return a.parent_objective_id;
+    default:
+      return {};
+  }
+}
+
 absl::Status ValidateAlignment(const Objective& child,
                                absl::Span<const Objective> objectives,
                                absl::Span<const KeyResult> key_results,
                                absl::Span<const Cycle> cycles) {
+  // Nothing to look up for a root: spare the maps.
+  if (child.alignment.kind != AlignmentKind::kObjective &&
+      child.alignment.kind != AlignmentKind::kKeyResult &&
+      child.breakdown_of_objective_id.empty()) {
+    return absl::OkStatus();
+  }
+  const Graph graph(objectives, key_results, cycles);
+  return ValidateAlignment(child, graph);
+}
+
+absl::Status ValidateAlignment(const Objective& child,
+                               const AlignmentLookup& lookup) {
+  const WithChild graph(lookup, child);
   const Alignment& a = child.alignment;
   const bool by_objective = a.kind == AlignmentKind::kObjective;
   const bool by_key_result = a.kind == AlignmentKind::kKeyResult;
@@ -863,13 +903,11 @@ absl::Status ValidateAlignment(const Objective& child,
   if (!child.id.empty() && by_key_result && !a.parent_key_result_id.empty()) {
     // The parent_objective_id of a Duality link may be left empty; the KR
     // still says whose it is.
-    for (const KeyResult& kr : key_results) {
-      if (kr.id == a.parent_key_result_id && kr.objective_id == child.id) {
-        invalid.push_back({parent_field,
-                           "must be a key result of another objective: an "
-                           "objective cannot align to its own key result"});
-        break;
-      }
+    const KeyResult* kr = graph.FindKeyResult(a.parent_key_result_id);
+    if (kr != nullptr && kr->objective_id == child.id) {
+      invalid.push_back({parent_field,
+                         "must be a key result of another objective: an "
+                         "objective cannot align to its own key result"});
     }
   }
   if (!child.id.empty() && child.breakdown_of_objective_id == child.id) {
@@ -879,9 +917,6 @@ absl::Status ValidateAlignment(const Objective& child,
   }
   if (!invalid.empty()) return MakeInvalidArgument(invalid);
   if (!by_objective && !by_key_result && !breakdown) return absl::OkStatus();
-
-  Graph graph(objectives, key_results, cycles);
-  graph.Override(child);
 
   // 2. Everything the links name must exist.
   std::vector<FieldViolation> missing;
@@ -1020,7 +1055,7 @@ absl::Status ValidateAlignment(const Objective& child,
 
 std::vector<Id> FindAlignmentLoop(absl::Span<const Objective> objectives,
                                   absl::Span<const KeyResult> key_results) {
-  Graph graph({}, key_results, {});
+  const Graph graph({}, key_results, {});
   absl::flat_hash_map<absl::string_view, size_t> index;
   index.reserve(objectives.size());
   for (size_t i = 0; i < objectives.size(); ++i) {
@@ -1037,7 +1072,7 @@ std::vector<Id> FindAlignmentLoop(absl::Span<const Objective> objectives,
     while (true) {
       walk[cur] = start + 1;
       path.push_back(cur);
-      auto it = index.find(graph.ParentOf(objectives[cur]));
+      auto it = index.find(AlignmentParentOf(graph, objectives[cur]));
       if (it == index.end()) break;
       const size_t next = it->second;
       if (walk[next] == start + 1) {

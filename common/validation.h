@@ -161,6 +161,31 @@ absl::Status ValidateAlignment(const Objective& child,
                                absl::Span<const KeyResult> key_results,
                                absl::Span<const Cycle> cycles);
 
+// Where ValidateAlignment finds what a link names, for callers that hold the
+// organisation indexed already (planning's in-memory state): the checks then
+// cost O(alignment depth) instead of a copy of the organisation. Each Find
+// returns null for an unknown id; the pointers must stay valid for the call.
+class AlignmentLookup {
+ public:
+  virtual ~AlignmentLookup() = default;
+  virtual const Objective* FindObjective(absl::string_view id) const = 0;
+  virtual const KeyResult* FindKeyResult(absl::string_view id) const = 0;
+  virtual const Cycle* FindCycle(absl::string_view id) const = 0;
+};
+
+// ValidateAlignment over `lookup` instead of vectors: the same rules, order,
+// codes and messages (the vector version is this one over a map of its
+// inputs). `child` stands in for the objective of the same id in `lookup`.
+absl::Status ValidateAlignment(const Objective& child,
+                               const AlignmentLookup& lookup);
+
+// The id of the objective `objective` aligns to: the Classic parent, or the
+// objective of the Duality parent key result (its stored
+// parent_objective_id when `lookup` does not know the key result). Empty for
+// a root.
+absl::string_view AlignmentParentOf(const AlignmentLookup& lookup,
+                                    const Objective& objective);
+
 // Returns the ids of one alignment loop among `objectives` (each id once, in
 // child -> parent order, starting from the earliest listed objective on the
 // loop), or an empty vector when the alignment graph is a forest. Links to

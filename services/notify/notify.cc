@@ -3,6 +3,7 @@
 #include "services/notify/notify.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -20,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/types/span.h"
 #include "common/calendar.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -51,13 +54,49 @@ constexpr ReminderKind kAllKinds[] = {
 
 constexpr int kMaxDisplayName = 200;
 constexpr int kSampleLimit = 100;
-// Unpublished reminders retried per run; the rest wait for the next run.
+// Unpublished reminders of earlier runs are retried this many at a time, up
+// to kMaxRepublishPages pages per run; the rest wait for the next run.
 constexpr int kRepublishBatch = 5000;
+constexpr int kMaxRepublishPages = 40;
+// Reminders published, logged and marked together.
+constexpr size_t kPublishSlice = 5000;
 // Titles a reminder's text lists before "and N more".
 constexpr int kTitlesInText = 3;
 // Team chains longer than this are cut (planning refuses cycles; this only
 // guards against a corrupt mirror).
 constexpr int kMaxTeamDepth = 64;
+
+// Ids of the reminders and Redis deliveries a run creates: "<prefix>-", 8
+// base-36 digits of the Unix time in milliseconds, 4 of a process-wide
+// counter and 8 drawn once per process. Later ids sort later, so the store's
+// indexes on them grow at their end rather than at random places (a large
+// run inserts hundreds of thousands); the counter keeps them unique within
+// the process, the random part across processes.
+std::string OrderedId(absl::string_view prefix) {
+  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  auto append = [](uint64_t value, int digits, std::string* out) {
+    char buffer[16];
+    for (int i = digits - 1; i >= 0; --i) {
+      buffer[i] = kDigits[value % 36];
+      value /= 36;
+    }
+    out->append(buffer, digits);
+  };
+  static const std::string* const kProcessPart = [&] {
+    absl::BitGen gen;
+    auto* part = new std::string();
+    append(absl::Uniform<uint64_t>(gen, 0, uint64_t{2821109907456}), 8, part);  // 36^8
+    return part;
+  }();
+  static std::atomic<uint64_t> counter{0};
+  const int64_t millis = std::max<int64_t>(0, absl::ToUnixMillis(absl::Now()));
+  std::string id = absl::StrCat(prefix, "-");
+  id.reserve(id.size() + 20);
+  append(static_cast<uint64_t>(millis), 8, &id);  // 36^8 ms: until 2059
+  append(counter.fetch_add(1, std::memory_order_relaxed), 4, &id);
+  id.append(*kProcessPart);
+  return id;
+}
 
 // A reminder kind as a metric label: "weekly_check_in" for
 // REMINDER_KIND_WEEKLY_CHECK_IN, the number for an unknown kind.
@@ -301,12 +340,19 @@ class DueFinder {
       DueWindow window;
     };
     absl::btree_map<absl::Time, std::vector<Recipient>> by_since;
+    // The window depends on the policy alone: computed once per policy.
+    absl::flat_hash_map<const PolicyResolver::Resolved*, DueWindow> windows;
     for (const auto& [id, person] : plan_.people()) {
       const PolicyResolver::Resolved& policy = policies_.ForPerson(person);
       if (!policy.policy.weekly_check_in().enabled()) continue;
-      OKR_ASSIGN_OR_RETURN(DueWindow window,
-                           WeeklyCheckInWindow(policy.policy.weekly_check_in(), policy.zone, now_));
-      by_since[window.due].push_back({&person, &policy, std::move(window)});
+      auto window = windows.find(&policy);
+      if (window == windows.end()) {
+        OKR_ASSIGN_OR_RETURN(
+            DueWindow computed,
+            WeeklyCheckInWindow(policy.policy.weekly_check_in(), policy.zone, now_));
+        window = windows.emplace(&policy, std::move(computed)).first;
+      }
+      by_since[window->second.due].push_back({&person, &policy, window->second});
     }
     std::vector<Due> due;
     for (const auto& [since, recipients] : by_since) {
@@ -372,6 +418,8 @@ class DueFinder {
         std::vector<const Objective*> objectives;
       };
       absl::btree_map<Id, Owner> owners;
+      // The window depends on the policy and the cycle: once per policy.
+      absl::flat_hash_map<const PolicyResolver::Resolved*, std::optional<DueWindow>> windows;
       for (const Objective* objective : objectives) {
         const Person* person = plan_.FindPerson(objective->owner_id);
         if (person == nullptr) continue;
@@ -381,13 +429,19 @@ class DueFinder {
           const v1::ReviewReminderPolicy& section =
               mid ? policy.policy.mid_quarter_review() : policy.policy.end_of_quarter_review();
           if (!section.enabled()) continue;
-          std::optional<DueWindow> window =
-              mid ? MidQuarterReviewWindow(section, *cycle, policy.zone, now_)
-                  : EndOfQuarterReviewWindow(section, *cycle,
-                                             GraceDays(plan_.organisation(), *cycle), policy.zone,
-                                             now_);
-          if (!window.has_value()) continue;
-          it = owners.emplace(person->id, Owner{person, &policy, std::move(*window), {}}).first;
+          auto window = windows.find(&policy);
+          if (window == windows.end()) {
+            window = windows
+                         .emplace(&policy,
+                                  mid ? MidQuarterReviewWindow(section, *cycle, policy.zone, now_)
+                                      : EndOfQuarterReviewWindow(
+                                            section, *cycle,
+                                            GraceDays(plan_.organisation(), *cycle),
+                                            policy.zone, now_))
+                         .first;
+          }
+          if (!window->second.has_value()) continue;
+          it = owners.emplace(person->id, Owner{person, &policy, *window->second, {}}).first;
         }
         it->second.objectives.push_back(objective);
       }
@@ -497,11 +551,11 @@ bool WebhookWants(const v1::Webhook& webhook, const v1::Reminder& reminder,
              recipient->team_ids.end();
 }
 
-StoredDelivery RedisDelivery(const StoredReminder& reminder, v1::DeliveryChannel channel,
+StoredDelivery RedisDelivery(absl::string_view reminder_id, v1::DeliveryChannel channel,
                              v1::DeliveryStatus status, absl::string_view error, absl::Time time) {
   v1::Delivery delivery;
-  delivery.set_id(planning::NewPrefixedId("dl"));
-  delivery.set_reminder_id(reminder.id);
+  delivery.set_id(OrderedId("dl"));
+  delivery.set_reminder_id(std::string(reminder_id));
   delivery.set_channel(channel);
   delivery.set_attempt(1);
   delivery.set_status(status);
@@ -509,7 +563,7 @@ StoredDelivery RedisDelivery(const StoredReminder& reminder, v1::DeliveryChannel
   *delivery.mutable_time() = ToProto(time);
   StoredDelivery stored;
   stored.id = delivery.id();
-  stored.reminder_id = reminder.id;
+  stored.reminder_id = std::string(reminder_id);
   stored.channel = channel;
   stored.attempt = 1;
   stored.status = status;
@@ -752,6 +806,7 @@ absl::Status Notify::RunDueReminders(absl::string_view org,
     }
   }
   if (kinds.empty()) kinds.assign(std::begin(kAllKinds), std::end(kAllKinds));
+  const absl::Time started_at = absl::Now();  // for the run's log line
   absl::Time now = options_.clock();
   if (request.has_now()) OKR_RETURN_IF_ERROR(FromProto(request.now(), "now", &now));
   *response->mutable_now() = ToProto(now);
@@ -763,6 +818,7 @@ absl::Status Notify::RunDueReminders(absl::string_view org,
     return absl::NotFoundError(absl::StrCat("organisation '", org,
                                             "' is not known to planning: nothing to remind"));
   }
+  const absl::Time planned_at = absl::Now();
   OKR_ASSIGN_OR_RETURN(std::vector<StoredPolicy> stored_policies, store_->ListPolicies(org));
   PolicyResolver policies(o.plan, std::move(stored_policies));
   DueFinder finder(o.plan, policies, *tracking_, now);
@@ -797,7 +853,105 @@ absl::Status Notify::RunDueReminders(absl::string_view org,
     return unavailable;
   }
 
-  // 2. Claim: only reminders new to their (recipient, kind, window) are
+  // 2. Retry what earlier runs claimed and could not publish (a crash
+  //    between claim and publication, a Redis outage), oldest first, a page
+  //    at a time while pages come back full and Redis takes them.
+  const absl::Time found_at = absl::Now();
+  absl::Status redis_error;
+  int64_t published_total = 0;
+  int64_t retried = 0;
+  // Publishes `pending` (this run's claims when `claimed_now`) on Redis in
+  // pipelined batches, hands first publications to the watchers, and logs
+  // the Redis deliveries and marks the published in the store, a slice at a
+  // time (memory stays bounded, and what Redis took is recorded as it goes).
+  auto publish_slice = [&](absl::Span<const v1::Reminder* const> pending,
+                           bool claimed_now) -> absl::Status {
+    std::vector<absl::StatusOr<PublishOutcome>> outcomes;
+    if (publisher_ != nullptr) {
+      if (redis_error.code() == absl::StatusCode::kUnavailable) {
+        // Once Redis is unreachable the rest would only wait out timeouts.
+        outcomes.assign(pending.size(), redis_error);
+      } else {
+        outcomes = publisher_->PublishMany(org, pending);
+      }
+    }
+    std::vector<Id> published_ids;
+    std::vector<StoredDelivery> deliveries;
+    published_ids.reserve(pending.size());
+    if (publisher_ != nullptr) deliveries.reserve(2 * pending.size());
+    const absl::Time time = options_.clock();
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const v1::Reminder& reminder = *pending[i];
+      v1::ReminderKindCounts& count = counts[reminder.kind()];
+      count.set_kind(reminder.kind());
+      bool first_publication = publisher_ == nullptr;
+      if (publisher_ != nullptr) {
+        const absl::StatusOr<PublishOutcome>& outcome = outcomes[i];
+        if (!outcome.ok()) {
+          // Other errors concern one reminder; an UNAVAILABLE is logged once.
+          if (redis_error.code() != absl::StatusCode::kUnavailable) {
+            redis_error = outcome.status();
+            deliveries.push_back(RedisDelivery(reminder.id(), v1::DELIVERY_CHANNEL_REDIS_STREAM,
+                                               v1::DELIVERY_STATUS_RETRYING,
+                                               outcome.status().message(), time));
+          }
+          if (claimed_now) count.set_failed(count.failed() + 1);
+          continue;
+        }
+        first_publication = outcome->published;
+        if (outcome->published) {
+          deliveries.push_back(RedisDelivery(reminder.id(), v1::DELIVERY_CHANNEL_REDIS_STREAM,
+                                             v1::DELIVERY_STATUS_SUCCEEDED, "", time));
+          deliveries.push_back(RedisDelivery(reminder.id(), v1::DELIVERY_CHANNEL_REDIS_PUBSUB,
+                                             v1::DELIVERY_STATUS_SUCCEEDED, "", time));
+        }
+      }
+      published_ids.push_back(reminder.id());
+      if (first_publication) {
+        count.set_published(count.published() + 1);
+        if (hub_ != nullptr) hub_->Publish(org, reminder);
+      }
+    }
+    if (!deliveries.empty()) OKR_RETURN_IF_ERROR(store_->AppendDeliveries(org, deliveries));
+    if (!published_ids.empty()) OKR_RETURN_IF_ERROR(store_->MarkPublished(org, published_ids));
+    published_total += static_cast<int64_t>(published_ids.size());
+    return absl::OkStatus();
+  };
+  auto publish = [&](absl::Span<const v1::Reminder* const> pending,
+                     bool claimed_now) -> absl::Status {
+    for (size_t begin = 0; begin < pending.size(); begin += kPublishSlice) {
+      OKR_RETURN_IF_ERROR(publish_slice(pending.subspan(begin, kPublishSlice), claimed_now));
+    }
+    return absl::OkStatus();
+  };
+  for (int page = 0; page < kMaxRepublishPages; ++page) {
+    OKR_ASSIGN_OR_RETURN(std::vector<StoredReminder> unpublished,
+                         store_->UnpublishedReminders(org, kRepublishBatch));
+    std::vector<v1::Reminder> parsed;
+    parsed.reserve(unpublished.size());
+    for (const StoredReminder& stored : unpublished) {
+      if (!parsed.emplace_back().ParseFromString(stored.body)) {
+        LogError("stored reminder does not parse; left unpublished",
+                 {{"organisation", std::string(org)}, {"reminder", stored.id}});
+        parsed.pop_back();
+      }
+    }
+    std::vector<const v1::Reminder*> pending;
+    pending.reserve(parsed.size());
+    for (const v1::Reminder& reminder : parsed) pending.push_back(&reminder);
+    const int64_t before = published_total;
+    OKR_RETURN_IF_ERROR(publish(pending, /*claimed_now=*/false));
+    retried += published_total - before;
+    // A short page was the last; a page that published nothing (Redis down,
+    // or only reminders that cannot be published) would come back the same.
+    if (static_cast<int>(unpublished.size()) < kRepublishBatch || !redis_error.ok() ||
+        published_total == before) {
+      break;
+    }
+  }
+  const absl::Time retried_at = absl::Now();
+
+  // 3. Claim: only reminders new to their (recipient, kind, window) are
   //    inserted, with their webhook tasks, in one transaction.
   OKR_ASSIGN_OR_RETURN(std::vector<StoredWebhook> stored_webhooks, store_->ListWebhooks(org));
   std::vector<v1::Webhook> webhooks(stored_webhooks.size());
@@ -812,7 +966,7 @@ absl::Status Notify::RunDueReminders(absl::string_view org,
   claims.reserve(found.size());
   for (Due& item : found) {
     v1::Reminder& reminder = item.reminder;
-    reminder.set_id(planning::NewPrefixedId("rem"));
+    reminder.set_id(OrderedId("rem"));
     *reminder.mutable_publish_time() = ToProto(publish_time);
     NewReminder claim;
     claim.reminder.id = reminder.id();
@@ -828,69 +982,27 @@ absl::Status Notify::RunDueReminders(absl::string_view org,
     claims.push_back(std::move(claim));
   }
   OKR_ASSIGN_OR_RETURN(std::vector<bool> inserted, store_->ClaimReminders(org, claims));
-  absl::flat_hash_set<std::string> claimed_now;
+  // This run's claims, published from memory: their stored body is this
+  // very message.
+  std::vector<const v1::Reminder*> claimed;
   bool any_webhook_task = false;
-  for (size_t i = 0; i < claims.size(); ++i) {
+  for (size_t i = 0; i < found.size(); ++i) {
+    const v1::Reminder& reminder = found[i].reminder;
     if (!inserted[i]) {
-      counts[claims[i].reminder.kind].set_skipped(counts[claims[i].reminder.kind].skipped() + 1);
+      counts[reminder.kind()].set_skipped(counts[reminder.kind()].skipped() + 1);
       continue;
     }
-    claimed_now.insert(claims[i].reminder.id);
+    claimed.push_back(&reminder);
     any_webhook_task |= !claims[i].webhook_ids.empty();
   }
+  claims.clear();
+  claims.shrink_to_fit();
+  const absl::Time claimed_at = absl::Now();
 
-  // 3. Publish what is claimed and not yet published: this run's claims and
-  //    any an earlier run could not publish. Redis dedupes by reminder id, so
-  //    a replica publishing the same reminder at the same time adds nothing.
-  OKR_ASSIGN_OR_RETURN(std::vector<StoredReminder> unpublished,
-                       store_->UnpublishedReminders(org, kRepublishBatch));
-  std::vector<Id> published_ids;
-  std::vector<StoredDelivery> deliveries;
-  absl::Status redis_error;
-  for (const StoredReminder& stored : unpublished) {
-    v1::Reminder reminder;
-    if (!reminder.ParseFromString(stored.body)) {
-      LogError("stored reminder does not parse; left unpublished",
-               {{"organisation", std::string(org)}, {"reminder", stored.id}});
-      continue;
-    }
-    v1::ReminderKindCounts& count = counts[stored.kind];
-    count.set_kind(static_cast<ReminderKind>(stored.kind));
-    bool first_publication = publisher_ == nullptr;
-    if (publisher_ != nullptr) {
-      // Once Redis is unreachable the rest would only wait out their
-      // timeouts; any other error concerns one reminder only.
-      absl::StatusOr<PublishOutcome> outcome =
-          redis_error.code() == absl::StatusCode::kUnavailable
-              ? absl::StatusOr<PublishOutcome>(redis_error)
-              : publisher_->Publish(org, reminder);
-      const absl::Time time = options_.clock();
-      if (!outcome.ok()) {
-        if (redis_error.code() != absl::StatusCode::kUnavailable) {
-          redis_error = outcome.status();
-          deliveries.push_back(RedisDelivery(stored, v1::DELIVERY_CHANNEL_REDIS_STREAM,
-                                             v1::DELIVERY_STATUS_RETRYING,
-                                             outcome.status().message(), time));
-        }
-        if (claimed_now.contains(stored.id)) count.set_failed(count.failed() + 1);
-        continue;
-      }
-      first_publication = outcome->published;
-      if (outcome->published) {
-        deliveries.push_back(RedisDelivery(stored, v1::DELIVERY_CHANNEL_REDIS_STREAM,
-                                           v1::DELIVERY_STATUS_SUCCEEDED, "", time));
-        deliveries.push_back(RedisDelivery(stored, v1::DELIVERY_CHANNEL_REDIS_PUBSUB,
-                                           v1::DELIVERY_STATUS_SUCCEEDED, "", time));
-      }
-    }
-    published_ids.push_back(stored.id);
-    if (first_publication) {
-      count.set_published(count.published() + 1);
-      if (hub_ != nullptr) hub_->Publish(org, reminder);
-    }
-  }
-  if (!deliveries.empty()) OKR_RETURN_IF_ERROR(store_->AppendDeliveries(org, deliveries));
-  if (!published_ids.empty()) OKR_RETURN_IF_ERROR(store_->MarkPublished(org, published_ids));
+  // 4. Publish this run's claims. Redis dedupes by reminder id, so a replica
+  //    retrying the same reminder at the same time adds nothing.
+  OKR_RETURN_IF_ERROR(publish(claimed, /*claimed_now=*/true));
+  const absl::Time published_at = absl::Now();
   if (publisher_ != nullptr) {
     absl::MutexLock lock(&mu_);
     health_.redis_reachable = redis_error.ok();
@@ -908,8 +1020,14 @@ absl::Status Notify::RunDueReminders(absl::string_view org,
           {{"organisation", std::string(org)},
            {"now", absl::FormatTime(absl::RFC3339_full, now, absl::UTCTimeZone())},
            {"found", static_cast<int64_t>(found.size())},
-           {"claimed", static_cast<int64_t>(claimed_now.size())},
-           {"published", static_cast<int64_t>(published_ids.size())}});
+           {"claimed", static_cast<int64_t>(claimed.size())},
+           {"retried", retried},
+           {"published", published_total},
+           {"plan_ms", absl::ToInt64Milliseconds(planned_at - started_at)},
+           {"find_ms", absl::ToInt64Milliseconds(found_at - planned_at)},
+           {"retry_ms", absl::ToInt64Milliseconds(retried_at - found_at)},
+           {"claim_ms", absl::ToInt64Milliseconds(claimed_at - retried_at)},
+           {"publish_ms", absl::ToInt64Milliseconds(published_at - claimed_at)}});
   return unavailable;
 }
 

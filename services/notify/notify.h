@@ -16,12 +16,15 @@
 //     cadence.h);
 //  2. finds the due reminders of each requested and enabled kind (one per
 //     recipient, kind and window, listing what is due);
-//  3. claims them in the store: only reminders whose (recipient, kind,
-//     window) is new are inserted, together with their webhook outbox tasks;
-//  4. publishes the claimed ones, and any left unpublished by an earlier
-//     run, on the Redis stream and channel (once per reminder id), logs those
-//     deliveries, hands them to the watchers and wakes the webhook
-//     dispatcher.
+//  3. publishes what earlier runs claimed and left unpublished (a crash, a
+//     Redis outage), a page at a time;
+//  4. claims the due reminders in the store: only those whose (recipient,
+//     kind, window) is new are inserted, together with their webhook outbox
+//     tasks;
+//  5. publishes every claimed one on the Redis stream and channel (once per
+//     reminder id, pipelined), logs those deliveries and marks them
+//     published a slice at a time, hands them to the watchers and wakes the
+//     webhook dispatcher.
 // A rerun, or a second replica running at the same time, finds the same
 // reminders and claims none of them: it publishes nothing new.
 //

@@ -3,7 +3,8 @@
 //
 // One thread holds a subscriber connection (PSUBSCRIBE on every
 // organisation's reminder channel, okr:{*}:reminders) and hands each message,
-// decoded from its proto3 JSON, to the WatchHub. When Redis is configured,
+// decoded from its proto3 JSON, to the WatchHub (messages arriving while the
+// hub has no watcher are dropped undecoded). When Redis is configured,
 // main.cc gives Notify no hub: publication reaches the local watchers through
 // Redis like everyone else's, exactly once. Pub/sub is at-most-once, which is
 // what WatchReminders promises (durable consumers read the stream). After a

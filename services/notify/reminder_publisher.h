@@ -9,6 +9,12 @@
 // replicas retrying the same unpublished reminder, add nothing. The marker
 // expires after `marker_ttl` (longer than any cadence window).
 //
+// PublishMany sends many reminders' scripts in pipelined round trips (one
+// write and one read per `pipeline_depth` reminders instead of one each):
+// every reminder still runs its own script, so the once-per-id guarantee and
+// the atomicity of each reminder's "mark, append, announce" are those of
+// Publish.
+//
 // Keys (common/redis.h's RedisKey, one hash slot per organisation):
 //   stream   okr:{<org>}:reminders            entries: see StreamFields
 //   channel  okr:{<org>}:reminders            (PUBLISH; channels and keys
@@ -22,10 +28,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/redis.h"
 #include "okr/v1/notify.pb.h"
 
@@ -36,6 +44,9 @@ struct ReminderPublisherOptions {
   int64_t stream_max_length = 100000;
   // How long the "already published" marker of a reminder lives.
   absl::Duration marker_ttl = absl::Hours(24 * 60);
+  // Scripts per round trip in PublishMany. A few hundred keep Redis' reply
+  // buffer and the time one round trip holds Redis small.
+  int pipeline_depth = 256;
 };
 
 struct PublishOutcome {
@@ -61,6 +72,18 @@ class ReminderPublisher {
   // applied, the marker included).
   absl::StatusOr<PublishOutcome> Publish(absl::string_view organisation_id,
                                          const v1::Reminder& reminder);
+
+  // Publishes each of `reminders` as Publish does, `pipeline_depth` scripts
+  // per round trip, and returns their outcomes in order. A refusal before
+  // Redis (INVALID_ARGUMENT) or an error reply concerns its reminder only.
+  // A round trip that fails in transport fails all of its reminders with
+  // that status (Redis may have applied some of them: the markers make a
+  // retry of those add nothing), and after an UNAVAILABLE the rest are not
+  // sent but fail with the same status, since they would only wait out
+  // their timeouts. INVALID_ARGUMENT for all when the organisation or the
+  // options are invalid.
+  std::vector<absl::StatusOr<PublishOutcome>> PublishMany(
+      absl::string_view organisation_id, absl::Span<const v1::Reminder* const> reminders);
 
   // The organisation's stream key and channel name.
   static std::string StreamKey(absl::string_view organisation_id);

@@ -91,6 +91,9 @@ CREATE INDEX outbox_by_next_attempt ON outbox (next_attempt_us);
 )sql"},
 };
 
+// The writer connection's page cache, in KiB.
+constexpr int kWriterCacheKib = 32 * 1024;
+
 constexpr absl::string_view kReminderColumns =
     "id, recipient_id, kind, window_key, team_id, publish_us, published, body";
 constexpr absl::string_view kDeliveryColumns =
@@ -207,9 +210,11 @@ absl::StatusOr<int64_t> CountRows(SqliteDb& db, absl::string_view sql, absl::str
 }
 
 absl::Status InsertDelivery(SqliteDb& db, absl::string_view org, const StoredDelivery& delivery) {
-  OKR_ASSIGN_OR_RETURN(Statement * insert,
-                       db.Cached(absl::StrCat("INSERT INTO deliveries (org, ", kDeliveryColumns,
-                                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")));
+  // Built once: AppendDeliveries inserts hundreds of thousands in a large run.
+  static const std::string* const kInsert =
+      new std::string(absl::StrCat("INSERT INTO deliveries (org, ", kDeliveryColumns,
+                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  OKR_ASSIGN_OR_RETURN(Statement * insert, db.Cached(*kInsert));
   ResetOnExit reset(insert);
   OKR_RETURN_IF_ERROR(insert->BindText(1, org));
   OKR_RETURN_IF_ERROR(insert->BindText(2, delivery.id));
@@ -341,6 +346,10 @@ absl::StatusOr<std::unique_ptr<SqliteNotifyStore>> SqliteNotifyStore::Open(
   sqlite.busy_timeout = options.busy_timeout;
 
   OKR_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> writer, SqliteDb::Open(path, sqlite));
+  // A large run writes hundreds of thousands of ledger and delivery rows in
+  // a few transactions; SQLite's default 2 MB page cache would re-read index
+  // pages from the file for most of them. Pages are allocated as used.
+  OKR_RETURN_IF_ERROR(writer->Exec(absl::StrCat("PRAGMA cache_size=-", kWriterCacheKib)));
   OKR_RETURN_IF_ERROR(Migrate(*writer, kMigrations).status());
   std::vector<std::unique_ptr<SqliteDb>> readers;
   for (int i = 0; i < options.reader_connections; ++i) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/random/random.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -217,6 +218,32 @@ std::vector<const Objective*> OrgState::BreakdownsOf(
   return Lookup(breakdowns_by_objective_, objective_id, objectives_);
 }
 
+int OrgState::LiveObjectiveCount(absl::string_view owner_id,
+                                 absl::string_view cycle_id) const {
+  auto it = live_by_owner_cycle_.find(
+      std::make_pair(Id(owner_id), Id(cycle_id)));
+  return it == live_by_owner_cycle_.end() ? 0 : it->second;
+}
+
+std::vector<const Team*> OrgState::SubTeamsOf(
+    absl::string_view parent_team_id) const {
+  std::vector<const Team*> out;
+  auto it = teams_by_parent_.find(parent_team_id);
+  if (it == teams_by_parent_.end()) return out;
+  for (const Id& id : it->second) out.push_back(&teams_.at(id));
+  return out;
+}
+
+std::vector<const Person*> OrgState::PeopleWithEmail(
+    absl::string_view email) const {
+  std::vector<const Person*> out;
+  if (email.empty()) return out;
+  auto it = people_by_email_.find(absl::AsciiStrToLower(email));
+  if (it == people_by_email_.end()) return out;
+  for (const Id& id : it->second) out.push_back(&people_.at(id));
+  return out;
+}
+
 Plan OrgState::ToPlan() const {
   Plan plan;
   plan.organisation = organisation_;
@@ -247,6 +274,9 @@ void OrgState::Index(const Objective& objective) {
   }
   AddTo(breakdowns_by_objective_, objective.breakdown_of_objective_id,
         objective.id);
+  if (objective.state != ObjectiveState::kArchived) {
+    ++live_by_owner_cycle_[{objective.owner_id, objective.cycle_id}];
+  }
 }
 
 void OrgState::Unindex(const Objective& objective) {
@@ -255,6 +285,26 @@ void OrgState::Unindex(const Objective& objective) {
   RemoveFrom(children_by_key_result_, a.parent_key_result_id, objective.id);
   RemoveFrom(breakdowns_by_objective_, objective.breakdown_of_objective_id,
              objective.id);
+  if (objective.state != ObjectiveState::kArchived) {
+    auto it = live_by_owner_cycle_.find(
+        std::make_pair(objective.owner_id, objective.cycle_id));
+    if (it != live_by_owner_cycle_.end() && --it->second <= 0) {
+      live_by_owner_cycle_.erase(it);
+    }
+  }
+}
+
+void OrgState::IndexPerson(const Person& person) {
+  if (!person.email.empty()) {
+    people_by_email_[absl::AsciiStrToLower(person.email)].insert(person.id);
+  }
+}
+
+void OrgState::UnindexPerson(const Person& person) {
+  if (!person.email.empty()) {
+    RemoveFrom(people_by_email_, absl::AsciiStrToLower(person.email),
+               person.id);
+  }
 }
 
 void OrgState::Put(const Resource& resource) {
@@ -265,9 +315,16 @@ void OrgState::Put(const Resource& resource) {
           organisation_ = r;
           exists_ = true;
         } else if constexpr (std::is_same_v<T, Team>) {
+          if (const Team* old = FindTeam(r.id)) {
+            RemoveFrom(teams_by_parent_, old->parent_team_id, old->id);
+          }
           teams_.insert_or_assign(r.id, r);
+          // Top-level teams too (key ""): they are siblings of each other.
+          teams_by_parent_[r.parent_team_id].insert(r.id);
         } else if constexpr (std::is_same_v<T, Person>) {
+          if (const Person* old = FindPerson(r.id)) UnindexPerson(*old);
           people_.insert_or_assign(r.id, r);
+          IndexPerson(r);
         } else if constexpr (std::is_same_v<T, Cycle>) {
           cycles_.insert_or_assign(r.id, r);
         } else if constexpr (std::is_same_v<T, Objective>) {
@@ -289,12 +346,16 @@ void OrgState::Erase(ResourceKind kind, absl::string_view id) {
   switch (kind) {
     case ResourceKind::kTeam: {
       auto it = teams_.find(id);
-      if (it != teams_.end()) teams_.erase(it);
+      if (it == teams_.end()) break;
+      RemoveFrom(teams_by_parent_, it->second.parent_team_id, it->second.id);
+      teams_.erase(it);
       break;
     }
     case ResourceKind::kPerson: {
       auto it = people_.find(id);
-      if (it != people_.end()) people_.erase(it);
+      if (it == people_.end()) break;
+      UnindexPerson(it->second);
+      people_.erase(it);
       break;
     }
     case ResourceKind::kCycle: {

@@ -131,6 +131,17 @@ class OrgState {
   std::vector<const Objective*> BreakdownsOf(
       absl::string_view objective_id) const;
 
+  // Live (not archived) objectives owned by `owner_id` in `cycle_id`, from
+  // an index: the per-owner limit is checked without scanning the plan.
+  int LiveObjectiveCount(absl::string_view owner_id,
+                         absl::string_view cycle_id) const;
+  // Teams whose parent_team_id is `parent_team_id` ("" for top-level
+  // teams), ordered by id.
+  std::vector<const Team*> SubTeamsOf(absl::string_view parent_team_id) const;
+  // People whose e-mail equals `email` ignoring ASCII case, ordered by id.
+  // Empty for an empty `email`.
+  std::vector<const Person*> PeopleWithEmail(absl::string_view email) const;
+
   // A copy as the model library's Plan (for lint, validation and CSV).
   Plan ToPlan() const;
 
@@ -142,6 +153,8 @@ class OrgState {
  private:
   void Unindex(const Objective& objective);
   void Index(const Objective& objective);
+  void UnindexPerson(const Person& person);
+  void IndexPerson(const Person& person);
 
   bool exists_ = false;
   Organisation organisation_;
@@ -157,6 +170,12 @@ class OrgState {
   IdIndex children_by_parent_;
   IdIndex children_by_key_result_;
   IdIndex breakdowns_by_objective_;
+  // (owner_id, cycle_id) -> live objectives; entries at 0 are removed.
+  absl::flat_hash_map<std::pair<Id, Id>, int> live_by_owner_cycle_;
+  // parent_team_id ("" included) -> teams.
+  IdIndex teams_by_parent_;
+  // Lower-cased e-mail -> people with that address.
+  IdIndex people_by_email_;
 };
 
 // A fresh id for a resource of `kind`: a prefix naming the kind ("obj",

@@ -157,15 +157,32 @@ absl::Status CheckEnclosingCycle(const Cycle& child_cycle,
           parent.id, DescribeCycle(parent_cycle), DescribeCycle(child_cycle)));
 }
 
+// The stored plan as ValidateAlignment looks things up: straight from the
+// state's maps, so a check walks the parent chain instead of copying the
+// organisation.
+class StateLookup final : public AlignmentLookup {
+ public:
+  explicit StateLookup(const OrgState& state) : state_(state) {}
+  const Objective* FindObjective(absl::string_view id) const override {
+    return state_.FindObjective(id);
+  }
+  const KeyResult* FindKeyResult(absl::string_view id) const override {
+    return state_.FindKeyResult(id);
+  }
+  const Cycle* FindCycle(absl::string_view id) const override {
+    return state_.FindCycle(id);
+  }
+
+ private:
+  const OrgState& state_;
+};
+
 // ValidateAlignment against the whole stored plan, with its field paths
 // renamed by `rename` (the validator speaks of "objective.alignment.*").
 absl::Status CheckAlignment(
     const OrgState& state, const Objective& child,
     absl::FunctionRef<std::string(const std::string&)> rename) {
-  const Plan plan = state.ToPlan();
-  return RenameFields(
-      ValidateAlignment(child, plan.objectives, plan.key_results, plan.cycles),
-      rename);
+  return RenameFields(ValidateAlignment(child, StateLookup(state)), rename);
 }
 
 // FAILED_PRECONDITION when the new live objectives `added` would give an
@@ -180,14 +197,7 @@ absl::Status CheckObjectiveLimits(
     const Objective& o = added[i];
     if (o.owner_id.empty()) continue;
     auto [it, fresh] = live.try_emplace({o.owner_id, o.cycle_id}, 0);
-    if (fresh) {
-      for (const auto& [id, stored] : state.objectives()) {
-        if (stored.owner_id == o.owner_id && stored.cycle_id == o.cycle_id &&
-            !IsArchived(stored)) {
-          ++it->second;
-        }
-      }
-    }
+    if (fresh) it->second = state.LiveObjectiveCount(o.owner_id, o.cycle_id);
     if (++it->second > kMaxObjectivesPerOwnerCycle) {
       return FieldError(
           absl::StatusCode::kFailedPrecondition, field(i),
@@ -576,13 +586,12 @@ absl::StatusOr<std::vector<Objective>> Planning::BreakDownObjective(
               Reprefix(ValidateObjective(o), "objective.", prefix));
           objectives.push_back(std::move(o));
         }
-        // One copy of the plan for all items: the new objectives only
-        // point at the stored parent, so they cannot affect each other.
-        const Plan plan = state.ToPlan();
+        // Against the stored plan alone: the new objectives only point at
+        // the stored parent, so they cannot affect each other.
+        const StateLookup lookup(state);
         for (size_t i = 0; i < objectives.size(); ++i) {
           OKR_RETURN_IF_ERROR(RenameFields(
-              ValidateAlignment(objectives[i], plan.objectives,
-                                plan.key_results, plan.cycles),
+              ValidateAlignment(objectives[i], lookup),
               [&](const std::string& field) {
                 if (absl::StartsWith(field, "objective.cycle_id")) {
                   return absl::StrCat("items[", i, "].cycle_id");

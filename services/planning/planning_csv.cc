@@ -132,16 +132,12 @@ struct RowProblem {
 };
 
 // The organisation's people, teams and cycles by the names a file uses.
+// The name indexes of people and teams are built on the first name that is
+// not an id: a file that names owners and teams by id (what an export
+// writes) costs no pass over a large directory.
 class Directory {
  public:
   explicit Directory(const OrgState& state) : state_(state) {
-    for (const auto& [id, p] : state.people()) {
-      people_by_name_[Folded(p.display_name)].push_back(&p);
-      if (!p.email.empty()) people_by_email_[Folded(p.email)].push_back(&p);
-    }
-    for (const auto& [id, t] : state.teams()) {
-      teams_by_name_[Folded(t.name)].push_back(&t);
-    }
     for (const auto& [id, c] : state.cycles()) {
       cycles_by_name_[Folded(c.name)].push_back(&c);
     }
@@ -149,8 +145,15 @@ class Directory {
 
   // A person by id, e-mail or display name (case-insensitive). On failure
   // returns nullptr and sets `*reason`.
-  const Person* FindPerson(const std::string& name, std::string* reason) const {
+  const Person* FindPerson(const std::string& name, std::string* reason) {
     if (const Person* p = state_.FindPerson(name)) return p;
+    if (!people_indexed_) {
+      people_indexed_ = true;
+      for (const auto& [id, p] : state_.people()) {
+        people_by_name_[Folded(p.display_name)].push_back(&p);
+        if (!p.email.empty()) people_by_email_[Folded(p.email)].push_back(&p);
+      }
+    }
     const std::string key = Folded(name);
     auto email = people_by_email_.find(key);
     if (email != people_by_email_.end() && email->second.size() == 1) {
@@ -163,8 +166,14 @@ class Directory {
                           reason);
   }
 
-  const Team* FindTeam(const std::string& name, std::string* reason) const {
+  const Team* FindTeam(const std::string& name, std::string* reason) {
     if (const Team* t = state_.FindTeam(name)) return t;
+    if (!teams_indexed_) {
+      teams_indexed_ = true;
+      for (const auto& [id, t] : state_.teams()) {
+        teams_by_name_[Folded(t.name)].push_back(&t);
+      }
+    }
     return Unique<Team>(teams_by_name_, name, "team", "teams", &Team::name,
                         "create the team first (CreateTeam) or use an "
                         "existing team's name",
@@ -213,6 +222,8 @@ class Directory {
   }
 
   const OrgState& state_;
+  bool people_indexed_ = false;
+  bool teams_indexed_ = false;
   absl::flat_hash_map<std::string, std::vector<const Person*>>
       people_by_name_;
   absl::flat_hash_map<std::string, std::vector<const Person*>>

@@ -272,9 +272,9 @@ absl::Status CheckTeamInTree(const OrgState& state, const Team& team) {
                         "are allowed (attach the team higher up)",
                         parent_depth + height, kMaxTeamDepth));
   }
-  for (const auto& [id, other] : state.teams()) {
-    if (id != team.id && other.parent_team_id == team.parent_team_id &&
-        absl::EqualsIgnoreCase(other.name, team.name)) {
+  for (const Team* other : state.SubTeamsOf(team.parent_team_id)) {
+    const Id& id = other->id;
+    if (id != team.id && absl::EqualsIgnoreCase(other->name, team.name)) {
       return Violation(
           absl::StatusCode::kAlreadyExists, "team.name",
           absl::StrCat(Quote(team.name), " is already the name of team ",
@@ -322,12 +322,12 @@ absl::Status CheckPersonInDirectory(const OrgState& state,
             .status());
   }
   if (person.email.empty()) return absl::OkStatus();
-  for (const auto& [id, other] : state.people()) {
-    if (id != person.id && absl::EqualsIgnoreCase(other.email, person.email)) {
+  for (const Person* other : state.PeopleWithEmail(person.email)) {
+    if (other->id != person.id) {
       return Violation(absl::StatusCode::kAlreadyExists, "person.email",
                        absl::StrCat(Quote(person.email),
                                     " is already the e-mail address of person ",
-                                    Quote(id)));
+                                    Quote(other->id)));
     }
   }
   return absl::OkStatus();

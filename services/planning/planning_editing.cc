@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -121,6 +122,58 @@ void SelectFindings(const LintQuery& query, std::vector<Finding> all,
   result->findings = std::move(kept);
 }
 
+// The part of the stored plan LintObjective reads for `objective`: the
+// organisation, every cycle, the objective's key results, its owners, and
+// its ancestors over alignment and breakdown links (with the key results
+// Duality links go through), which decide whether a quarterly objective
+// reaches an annual one. Lint over this is lint over the whole plan, at
+// the cost of the objective's depth rather than a copy of the organisation.
+// Entries are in ToPlan()'s order (by id).
+Plan LintScopeOf(const OrgState& state, const Objective& objective) {
+  Plan plan;
+  plan.organisation = state.organisation();
+  for (const auto& [id, cycle] : state.cycles()) plan.cycles.push_back(cycle);
+  absl::btree_map<Id, const Objective*> objectives;
+  absl::btree_map<Id, const KeyResult*> key_results;
+  absl::btree_map<Id, const Person*> people;
+  auto add_person = [&](const Id& id) {
+    if (const Person* p = state.FindPerson(id)) people.emplace(id, p);
+  };
+  add_person(objective.owner_id);
+  for (const KeyResult* kr : state.KeyResultsOf(objective.id)) {
+    key_results.emplace(kr->id, kr);
+    add_person(kr->owner_id);
+  }
+  std::vector<const Objective*> pending = {&objective};
+  objectives.emplace(objective.id, &objective);
+  while (!pending.empty()) {
+    const Objective* o = pending.back();
+    pending.pop_back();
+    std::vector<Id> parents = {o->breakdown_of_objective_id};
+    if (o->alignment.kind == AlignmentKind::kObjective) {
+      parents.push_back(o->alignment.parent_objective_id);
+    } else if (o->alignment.kind == AlignmentKind::kKeyResult) {
+      if (const KeyResult* kr =
+              state.FindKeyResult(o->alignment.parent_key_result_id)) {
+        key_results.emplace(kr->id, kr);
+        parents.push_back(kr->objective_id);
+      } else {
+        parents.push_back(o->alignment.parent_objective_id);
+      }
+    }
+    for (const Id& id : parents) {
+      const Objective* parent = state.FindObjective(id);
+      if (parent != nullptr && objectives.emplace(id, parent).second) {
+        pending.push_back(parent);
+      }
+    }
+  }
+  for (const auto& [id, o] : objectives) plan.objectives.push_back(*o);
+  for (const auto& [id, kr] : key_results) plan.key_results.push_back(*kr);
+  for (const auto& [id, p] : people) plan.people.push_back(*p);
+  return plan;
+}
+
 // Every template in ListTemplates' order (category, then function without
 // regard to case, then id), computed once: the templates are static data.
 const std::vector<const OkrTemplate*>& TemplatesInListOrder() {
@@ -157,7 +210,7 @@ absl::StatusOr<LintResult> Planning::Lint(absl::string_view org,
         // Lint ignores archived objectives everywhere; asking for one by id
         // is not an error, it just has nothing to improve.
         if (objective->state == ObjectiveState::kArchived) break;
-        findings = LintObjective(state.ToPlan(), *objective);
+        findings = LintObjective(LintScopeOf(state, *objective), *objective);
         result.objectives_checked = 1;
         break;
       }

@@ -225,12 +225,12 @@ absl::Status ClosedCycleError(absl::string_view field, const Cycle& cycle,
 int CountLiveObjectives(const OrgState& state, absl::string_view owner_id,
                         absl::string_view cycle_id,
                         absl::string_view except_id) {
-  int count = 0;
-  for (const auto& [id, o] : state.objectives()) {
-    if (o.owner_id == owner_id && o.cycle_id == cycle_id &&
-        o.state != ObjectiveState::kArchived && id != except_id) {
-      ++count;
-    }
+  int count = state.LiveObjectiveCount(owner_id, cycle_id);
+  if (const Objective* except = state.FindObjective(except_id);
+      except != nullptr && except->owner_id == owner_id &&
+      except->cycle_id == cycle_id &&
+      except->state != ObjectiveState::kArchived) {
+    --count;
   }
   return count;
 }

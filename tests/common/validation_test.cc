@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -866,9 +867,50 @@ class AlignmentTest : public ::testing::Test {
     ADD_FAILURE() << "no objective " << id;
     return objectives_.front();
   }
+  // Both overloads, which must agree to the byte (planning uses the lookup
+  // one, the CSV import the vector one).
   absl::Status Validate(const Objective& child) {
-    return ValidateAlignment(child, objectives_, key_results_, cycles_);
+    absl::Status by_vectors =
+        ValidateAlignment(child, objectives_, key_results_, cycles_);
+    const CountingLookup lookup(objectives_, key_results_, cycles_);
+    absl::Status by_lookup = ValidateAlignment(child, lookup);
+    EXPECT_EQ(by_lookup, by_vectors) << "child " << child.id;
+    EXPECT_EQ(FieldViolationsOf(by_lookup), FieldViolationsOf(by_vectors));
+    return by_vectors;
   }
+
+  // An AlignmentLookup over the fixture's vectors that counts its calls.
+  class CountingLookup final : public AlignmentLookup {
+   public:
+    CountingLookup(absl::Span<const Objective> objectives,
+                   absl::Span<const KeyResult> key_results,
+                   absl::Span<const Cycle> cycles) {
+      for (const Objective& o : objectives) objectives_.try_emplace(o.id, &o);
+      for (const KeyResult& kr : key_results) key_results_.try_emplace(kr.id, &kr);
+      for (const Cycle& c : cycles) cycles_.try_emplace(c.id, &c);
+    }
+    const Objective* FindObjective(absl::string_view id) const override {
+      ++calls;
+      auto it = objectives_.find(std::string(id));
+      return it == objectives_.end() ? nullptr : it->second;
+    }
+    const KeyResult* FindKeyResult(absl::string_view id) const override {
+      ++calls;
+      auto it = key_results_.find(std::string(id));
+      return it == key_results_.end() ? nullptr : it->second;
+    }
+    const Cycle* FindCycle(absl::string_view id) const override {
+      ++calls;
+      auto it = cycles_.find(std::string(id));
+      return it == cycles_.end() ? nullptr : it->second;
+    }
+    mutable int calls = 0;
+
+   private:
+    std::map<std::string, const Objective*> objectives_;
+    std::map<std::string, const KeyResult*> key_results_;
+    std::map<std::string, const Cycle*> cycles_;
+  };
 
   std::vector<Cycle> cycles_;
   std::vector<Objective> objectives_;
@@ -1010,6 +1052,33 @@ TEST_F(AlignmentTest, ExistingLoopElsewhereDoesNotHang) {
   ExpectOnlyViolation(ValidateAlignmentForest(objectives_, key_results_),
                       "objective.alignment", "'x' -> 'y' -> 'x'",
                       absl::StatusCode::kFailedPrecondition);
+}
+
+// With lookups, a check costs what the link touches (its parent chain), not
+// the organisation: 10,000 unrelated objectives add no lookups.
+TEST_F(AlignmentTest, LookupVersionTouchesOnlyTheParentChain) {
+  const Objective nick = CascadedFrom(Find("nick"), "jane-kr1");
+  int small = 0;
+  {
+    const CountingLookup lookup(objectives_, key_results_, cycles_);
+    EXPECT_TRUE(ValidateAlignment(nick, lookup).ok());
+    small = lookup.calls;
+  }
+  EXPECT_GT(small, 0);
+  for (int i = 0; i < 10000; ++i) {
+    objectives_.push_back(
+        AlignedTo(Obj(absl::StrCat("w", i), "Wide", "FY2027-Q1"), "company"));
+  }
+  const CountingLookup lookup(objectives_, key_results_, cycles_);
+  EXPECT_TRUE(ValidateAlignment(nick, lookup).ok());
+  EXPECT_EQ(lookup.calls, small);
+  // A loop check walks the chain above the parent, whatever the width.
+  Objective looped = AlignedTo(Find("jane"), "nick");
+  Find("nick") = AlignedTo(Find("nick"), "jane");
+  const CountingLookup after(objectives_, key_results_, cycles_);
+  EXPECT_EQ(ValidateAlignment(looped, after).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_LT(after.calls, 20);
 }
 
 // A 10,000-deep chain c0 <- c1 <- ... <- c9999 in one quarter.

@@ -15,11 +15,15 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -625,6 +629,87 @@ TEST_F(NotifyTest, ReminderClaimedWhileRedisIsDownIsPublishedByTheNextRun) {
   ASSERT_EQ(log.deliveries_size(), 1);
   EXPECT_EQ(log.deliveries(0).channel(), v1::DELIVERY_CHANNEL_REDIS_STREAM);
   EXPECT_FALSE(log.deliveries(0).error().empty());
+}
+
+// Redis fills up part-way through a run's pipelines: the reminders whose
+// scripts ran are published, the rest stay claimed and unpublished, and the
+// next run publishes exactly those (the same ids), none twice.
+TEST_F(NotifyTest, RemindersRedisRefusesMidRunArePublishedByTheNextRunOnce) {
+  constexpr int kOwners = 100;
+  for (int i = 0; i < kOwners; ++i) {
+    const Person person = MakePerson(absl::StrCat("Owner ", i));
+    const Objective objective = MakeObjective(absl::StrCat("Objective ", i), person.id);
+    for (int k = 0; k < 3; ++k) {
+      // Long titles make each stream entry about 1.5 KB.
+      MakeMetricKr(objective.id, absl::StrCat(std::string(180, 'k'), " ", i, "-", k), 0, 10);
+    }
+  }
+  ReminderPublisher pipelined(notify_redis_.get(), {.pipeline_depth = 4});
+  NotifyOptions options;
+  options.clock = [this] { return now_; };
+  Notify notify(store_.get(), plan_source_.get(), &source_, &pipelined, &hub_,
+                /*dispatcher=*/nullptr, options);
+  auto run = [&] {
+    v1::RunDueRemindersRequest request;
+    request.add_kinds(v1::REMINDER_KIND_WEEKLY_CHECK_IN);
+    v1::RunDueRemindersResponse response;
+    tracking_raw_ = tracking_.get();
+    const absl::Status status = notify.RunDueReminders(kOrg, request, &response);
+    EXPECT_TRUE(status.ok()) << status;
+    return CountsOf(response, v1::REMINDER_KIND_WEEKLY_CHECK_IN);
+  };
+  auto stream_ids = [&] {
+    absl::StatusOr<RedisReply> range = notify_redis_->Command(
+        {"XRANGE", ReminderPublisher::StreamKey(kOrg), "-", "+"});
+    EXPECT_TRUE(range.ok()) << range.status();
+    std::vector<std::string> ids;
+    if (!range.ok()) return ids;
+    for (const RedisReply& entry : range->elements) {
+      const std::vector<RedisReply>& fields = entry.elements[1].elements;
+      for (size_t f = 0; f + 1 < fields.size(); f += 2) {
+        if (fields[f].str == "id") ids.push_back(fields[f + 1].str);
+      }
+    }
+    return ids;
+  };
+  absl::StatusOr<RedisReply> info = notify_redis_->Command({"INFO", "memory"});
+  ASSERT_TRUE(info.ok()) << info.status();
+  int64_t used = 0;
+  for (absl::string_view line : absl::StrSplit(info->str, "\r\n")) {
+    if (absl::ConsumePrefix(&line, "used_memory:")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line, &used));
+    }
+  }
+  ASSERT_GT(used, 0);
+  OKR_ASSERT_OK(notify_redis_->Command({"CONFIG", "SET", "maxmemory-policy", "noeviction"}).status());
+  // Room for about half of the entries (the client buffers take some).
+  OKR_ASSERT_OK(
+      notify_redis_->Command({"CONFIG", "SET", "maxmemory", absl::StrCat(used + 256 * 1024)})
+          .status());
+
+  const v1::ReminderKindCounts full = run();
+  EXPECT_EQ(full.found(), kOwners);
+  EXPECT_GT(full.published(), 0);
+  EXPECT_GT(full.failed(), 0);
+  EXPECT_EQ(full.published() + full.failed(), kOwners);
+  EXPECT_EQ(static_cast<int>(stream_ids().size()), full.published());
+  std::set<std::string> claimed;
+  for (const v1::Reminder& reminder : Reminders()) claimed.insert(reminder.id());
+  EXPECT_EQ(claimed.size(), static_cast<size_t>(kOwners)) << "all claimed, published or not";
+
+  OKR_ASSERT_OK(notify_redis_->Command({"CONFIG", "SET", "maxmemory", "0"}).status());
+  const v1::ReminderKindCounts next = run();
+  EXPECT_EQ(next.skipped(), kOwners);
+  EXPECT_EQ(next.published(), full.failed()) << "exactly the ones Redis refused";
+  EXPECT_EQ(next.failed(), 0);
+  const std::vector<std::string> ids = stream_ids();
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kOwners));
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), claimed) << "each once, same ids";
+
+  const v1::ReminderKindCounts rerun = run();
+  EXPECT_EQ(rerun.published(), 0);
+  EXPECT_EQ(rerun.skipped(), kOwners);
+  EXPECT_EQ(stream_ids().size(), static_cast<size_t>(kOwners));
 }
 
 TEST_F(NotifyTest, TrackingDownFailsTheKindsThatNeedIt) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -275,6 +276,86 @@ TEST(ReminderJsonTest, ATimestampJsonCannotHoldIsRefusedBeforeRedis) {
   absl::StatusOr<PublishOutcome> outcome = publisher.Publish("acme", reminder);
   EXPECT_EQ(outcome.status().code(), absl::StatusCode::kInvalidArgument) << outcome.status();
   EXPECT_THAT(outcome.status().message(), HasSubstr("reminder"));
+}
+
+// What protobuf's own writer makes of `reminder`; ReminderJson must match it
+// byte for byte (its fast path) or be it (its fallback).
+std::string ProtobufJson(const v1::Reminder& reminder) {
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(reminder, &json);
+  return status.ok() ? json : "";
+}
+
+TEST(ReminderJsonTest, MatchesProtobufsWriterByteForByte) {
+  std::vector<v1::Reminder> cases;
+  cases.push_back(MakeReminder("rem-000000000001"));
+  cases.push_back(v1::Reminder());  // every field at its default: "{}"
+  v1::Reminder sparse;
+  sparse.set_id("rem-2");
+  sparse.add_due_items();                                    // an empty item
+  sparse.add_due_items()->mutable_target();                  // an empty target
+  sparse.mutable_due_time();                                 // set, at the epoch
+  cases.push_back(sparse);
+  // Every ASCII character, the escaped ones included.
+  std::string ascii;
+  for (int c = 1; c < 128; ++c) ascii.push_back(static_cast<char>(c));
+  v1::Reminder escapes = MakeReminder("rem-3");
+  escapes.set_text(ascii);
+  escapes.mutable_due_items(0)->set_title(std::string("nul \0 inside", 12));
+  cases.push_back(escapes);
+  // Letters beyond ASCII (2, 3 and 4 bytes) pass through as UTF-8.
+  v1::Reminder unicode = MakeReminder("rem-4");
+  unicode.set_recipient_name("Zo\u00eb M\u00fcller \u4e2d\u6587 \U0001F680 \u20ac");
+  cases.push_back(unicode);
+  // Code points protobuf escapes (the fast path declines them).
+  for (const char* special : {"\u00ad", "\u200b", "\u2028", "\ufeff", "\u0085", "\U0001D173"}) {
+    v1::Reminder r = MakeReminder("rem-5");
+    r.set_text(absl::StrCat("before ", special, " after"));
+    cases.push_back(r);
+  }
+  // Fractions of a second: none, millis, micros, nanos; and a last check-in.
+  for (int nanos : {0, 5000000, 123456000, 7, 999999999}) {
+    v1::Reminder r = MakeReminder("rem-6");
+    r.mutable_publish_time()->set_nanos(nanos);
+    *r.mutable_due_items(0)->mutable_last_check_in_time() = r.publish_time();
+    r.mutable_due_items(0)->mutable_target()->set_kind(v1::RESOURCE_KIND_KEY_RESULT);
+    r.mutable_due_items(0)->mutable_target()->set_id("kr-1");
+    cases.push_back(r);
+  }
+  // Early and late years, an enum value without a name.
+  v1::Reminder early = MakeReminder("rem-7");
+  early.mutable_due_time()->set_seconds(-62135596800);  // 0001-01-01
+  cases.push_back(early);
+  v1::Reminder late = MakeReminder("rem-8");
+  late.mutable_due_time()->set_seconds(253402300799);  // 9999-12-31T23:59:59
+  cases.push_back(late);
+  v1::Reminder unnamed = MakeReminder("rem-9");
+  unnamed.set_kind(static_cast<v1::ReminderKind>(77));
+  cases.push_back(unnamed);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string expected = ProtobufJson(cases[i]);
+    ASSERT_FALSE(expected.empty()) << "case " << i;
+    EXPECT_EQ(ReminderJson(cases[i]), expected) << "case " << i;
+  }
+}
+
+// The fast writer knows these messages field by field: a new field must be
+// added to it (this test then fails until it is).
+TEST(ReminderJsonTest, KnowsEveryFieldOfTheMessagesItWrites) {
+  auto fields = [](const google::protobuf::Descriptor* descriptor) {
+    std::vector<std::string> names;
+    for (int i = 0; i < descriptor->field_count(); ++i) {
+      names.push_back(absl::StrCat(descriptor->field(i)->number(), ":",
+                                   descriptor->field(i)->json_name()));
+    }
+    return names;
+  };
+  EXPECT_THAT(fields(v1::Reminder::descriptor()),
+              ElementsAre("1:id", "2:recipientId", "3:recipientName", "4:kind", "5:windowKey",
+                          "6:dueItems", "7:text", "8:teamId", "9:dueTime", "10:publishTime"));
+  EXPECT_THAT(fields(v1::DueItem::descriptor()),
+              ElementsAre("1:target", "2:title", "3:detail", "4:lastCheckInTime"));
+  EXPECT_THAT(fields(v1::ResourceRef::descriptor()), ElementsAre("1:kind", "2:id"));
 }
 
 TEST(ReminderPublisherValidationTest, EmptyIdsAndBadOptionsAreInvalidArguments) {
@@ -568,6 +649,114 @@ TEST_F(ReminderPublisherTest, RunsByShaAndSurvivesAScriptFlush) {
   EXPECT_FALSE(PublishOk("acme", MakeReminder("rem-sha-3")).published);
   EXPECT_EQ(CommandCalls("eval"), 2);
   EXPECT_EQ(StreamLength("acme"), 4);
+}
+
+TEST_F(ReminderPublisherTest, PublishManySendsPipelinesAndPublishesEachIdOnce) {
+  ReminderPublisher pipelined(client_.get(), {.pipeline_depth = 3});
+  // rem-many-2 and rem-many-5 were published before.
+  ASSERT_TRUE(PublishOk("acme", MakeReminder("rem-many-2")).published);
+  ASSERT_TRUE(PublishOk("acme", MakeReminder("rem-many-5")).published);
+  const int64_t evalsha_before = CommandCalls("evalsha");
+  std::vector<v1::Reminder> reminders;
+  for (int i = 0; i < 10; ++i) reminders.push_back(MakeReminder(absl::StrCat("rem-many-", i)));
+  reminders[7].set_id("");  // refused before Redis, takes no slot
+  std::vector<const v1::Reminder*> pointers;
+  for (const v1::Reminder& reminder : reminders) pointers.push_back(&reminder);
+
+  std::vector<absl::StatusOr<PublishOutcome>> outcomes = pipelined.PublishMany("acme", pointers);
+  ASSERT_EQ(outcomes.size(), reminders.size());
+  std::set<std::string> entries;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (i == 7) {
+      EXPECT_EQ(outcomes[i].status().code(), absl::StatusCode::kInvalidArgument);
+      continue;
+    }
+    ASSERT_TRUE(outcomes[i].ok()) << i << ": " << outcomes[i].status();
+    EXPECT_EQ(outcomes[i]->published, i != 2 && i != 5) << i;
+    if (outcomes[i]->published) entries.insert(outcomes[i]->stream_entry_id);
+  }
+  EXPECT_EQ(entries.size(), 7u);  // distinct stream entries
+  EXPECT_EQ(CommandCalls("evalsha") - evalsha_before, 9);  // one script each
+  EXPECT_EQ(StreamLength("acme"), 9);
+
+  // Again: nothing new reaches the stream.
+  outcomes = pipelined.PublishMany("acme", pointers);
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (i == 7) continue;
+    ASSERT_TRUE(outcomes[i].ok()) << i << ": " << outcomes[i].status();
+    EXPECT_FALSE(outcomes[i]->published) << i;
+  }
+  EXPECT_EQ(StreamLength("acme"), 9);
+}
+
+TEST_F(ReminderPublisherTest, PublishManyRefillsAnEmptyScriptCacheWithOneEval) {
+  ASSERT_TRUE(PublishOk("acme", MakeReminder("rem-cache-0")).published);
+  EXPECT_EQ(Raw({"SCRIPT", "FLUSH"}).str, "OK");
+  const int64_t eval_before = CommandCalls("eval");
+  ReminderPublisher pipelined(client_.get(), {.pipeline_depth = 4});
+  std::vector<v1::Reminder> reminders;
+  for (int i = 0; i < 6; ++i) reminders.push_back(MakeReminder(absl::StrCat("rem-cache-", i)));
+  std::vector<const v1::Reminder*> pointers;
+  for (const v1::Reminder& reminder : reminders) pointers.push_back(&reminder);
+  std::vector<absl::StatusOr<PublishOutcome>> outcomes = pipelined.PublishMany("acme", pointers);
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    ASSERT_TRUE(outcomes[i].ok()) << i << ": " << outcomes[i].status();
+    EXPECT_EQ(outcomes[i]->published, i != 0) << i;
+  }
+  EXPECT_EQ(CommandCalls("eval") - eval_before, 1);
+  EXPECT_EQ(StreamLength("acme"), 6);
+}
+
+// Redis refuses writes past maxmemory: the scripts that ran are published,
+// the others fail alone (nothing of theirs applied) and publish on a retry.
+TEST_F(ReminderPublisherTest, PublishManyWhenRedisFillsUpMidwayFailsOnlyTheRest) {
+  ReminderPublisher pipelined(client_.get(), {.pipeline_depth = 8});
+  std::vector<v1::Reminder> reminders;
+  for (int i = 0; i < 200; ++i) {
+    v1::Reminder reminder = MakeReminder(absl::StrCat("rem-full-", i));
+    reminder.set_text(std::string(2000, 'x'));  // about 2 KB an entry
+    reminders.push_back(std::move(reminder));
+  }
+  std::vector<const v1::Reminder*> pointers;
+  for (const v1::Reminder& reminder : reminders) pointers.push_back(&reminder);
+  const RedisReply info = Raw({"INFO", "memory"});
+  int64_t used = 0;
+  for (absl::string_view line : absl::StrSplit(info.str, "\r\n")) {
+    if (absl::ConsumePrefix(&line, "used_memory:")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line, &used));
+    }
+  }
+  ASSERT_GT(used, 0);
+  Raw({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+  // Room for some 50 of the 200 entries (client buffers take some too).
+  Raw({"CONFIG", "SET", "maxmemory", absl::StrCat(used + 150 * 1024)});
+
+  std::vector<absl::StatusOr<PublishOutcome>> outcomes = pipelined.PublishMany("acme", pointers);
+  int published = 0;
+  std::vector<const v1::Reminder*> failed;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].ok()) {
+      EXPECT_TRUE(outcomes[i]->published) << i;
+      ++published;
+    } else {
+      EXPECT_THAT(outcomes[i].status().message(), HasSubstr("OOM")) << i << ": " << outcomes[i].status();
+      failed.push_back(pointers[i]);
+    }
+  }
+  ASSERT_GT(published, 0);
+  ASSERT_FALSE(failed.empty());
+  EXPECT_EQ(StreamLength("acme"), published);
+
+  Raw({"CONFIG", "SET", "maxmemory", "0"});
+  // The retry of everything publishes exactly the ones that failed.
+  outcomes = pipelined.PublishMany("acme", pointers);
+  int again = 0;
+  for (const auto& outcome : outcomes) {
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    again += outcome->published ? 1 : 0;
+  }
+  EXPECT_EQ(again, static_cast<int>(failed.size()));
+  EXPECT_EQ(StreamLength("acme"), 200);
 }
 
 TEST_F(ReminderPublisherTest, RedisDownIsUnavailableQuicklyAndARestartHeals) {

@@ -6,10 +6,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/validation.h"
 #include "okr/v1/planning.pb.h"
@@ -119,6 +121,192 @@ TEST_F(PlanningCoreTest, IndexesFollowAlignmentChanges) {
   state.Erase(ResourceKind::kKeyResult, kr.id);
   EXPECT_TRUE(state.KeyResultsOf(parent.id).empty());
   EXPECT_EQ(state.FindKeyResult(kr.id), nullptr);
+}
+
+// LiveObjectiveCount counted the slow way: what the index must always equal.
+int ScanLiveObjectives(const OrgState& state, absl::string_view owner_id,
+                       absl::string_view cycle_id) {
+  int count = 0;
+  for (const auto& [id, o] : state.objectives()) {
+    if (o.owner_id == owner_id && o.cycle_id == cycle_id &&
+        o.state != ObjectiveState::kArchived) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+TEST_F(PlanningCoreTest, LiveObjectiveCountFollowsStateOwnerAndCycle) {
+  FiscalYear fy = MakeFiscalYear(2027);
+  Person ana = MakePerson("Ana Lead");
+  Person ben = MakePerson("Ben Lead");
+  Objective first = MakeObjective("Delight customers", fy.year.id, ana.id);
+  MakeObjective("Grow revenue", fy.year.id, ana.id);
+
+  OrgState state;
+  ASSERT_TRUE(planning_
+                  ->Read(kOrg,
+                         [&](const OrgState& s) {
+                           state = s;
+                           return absl::OkStatus();
+                         })
+                  .ok());
+  EXPECT_EQ(state.LiveObjectiveCount(ana.id, fy.year.id), 2);
+  EXPECT_EQ(state.LiveObjectiveCount(ana.id, fy.quarters[0].id), 0);
+  EXPECT_EQ(state.LiveObjectiveCount(ben.id, fy.year.id), 0);
+
+  Objective changed = first;
+  changed.state = ObjectiveState::kArchived;
+  state.Put(changed);
+  EXPECT_EQ(state.LiveObjectiveCount(ana.id, fy.year.id), 1);
+  changed.state = ObjectiveState::kDraft;  // restored
+  state.Put(changed);
+  EXPECT_EQ(state.LiveObjectiveCount(ana.id, fy.year.id), 2);
+  changed.owner_id = ben.id;
+  changed.cycle_id = fy.quarters[1].id;
+  state.Put(changed);
+  EXPECT_EQ(state.LiveObjectiveCount(ana.id, fy.year.id), 1);
+  EXPECT_EQ(state.LiveObjectiveCount(ben.id, fy.quarters[1].id), 1);
+  // Archived objectives leave no trace when deleted.
+  changed.state = ObjectiveState::kArchived;
+  state.Put(changed);
+  EXPECT_EQ(state.LiveObjectiveCount(ben.id, fy.quarters[1].id), 0);
+  state.Erase(ResourceKind::kObjective, changed.id);
+  EXPECT_EQ(state.LiveObjectiveCount(ben.id, fy.quarters[1].id), 0);
+  EXPECT_EQ(state.LiveObjectiveCount(ana.id, fy.year.id), 1);
+  state.Erase(ResourceKind::kObjective, changed.id);  // twice: no effect
+  EXPECT_EQ(state.LiveObjectiveCount(ana.id, fy.year.id), 1);
+}
+
+TEST_F(PlanningCoreTest, LiveObjectiveCountSurvivesUseCasesAndRestart) {
+  FiscalYear fy = MakeFiscalYear(2027);
+  Person ana = MakePerson("Ana Lead");
+  Person ben = MakePerson("Ben Lead");
+  Objective annual = MakeObjective("Delight customers", fy.year.id, ana.id);
+  Objective q1 = MakeObjective("Faster support", fy.quarters[0].id, ana.id);
+  Objective other = MakeObjective("Cheaper support", fy.quarters[0].id, ben.id);
+
+  absl::StatusOr<Objective> archived =
+      planning_->ArchiveObjective(kOrg, q1.id, q1.version);
+  ASSERT_TRUE(archived.ok()) << archived.status();
+  Objective restore = *archived;
+  restore.state = ObjectiveState::kDraft;
+  absl::StatusOr<Objective> restored =
+      planning_->UpdateObjective(kOrg, restore, {"state"}, archived->version);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  Objective moved = *restored;
+  moved.owner_id = ben.id;
+  absl::StatusOr<Objective> updated =
+      planning_->UpdateObjective(kOrg, moved, {"owner_id"}, restored->version);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  absl::Status deleted = planning_->DeleteObjective(kOrg, other.id, other.version);
+  ASSERT_TRUE(deleted.ok()) << deleted;
+  BreakdownItem part;
+  part.cycle_id = fy.quarters[1].id;
+  part.title = "Q2 part";
+  absl::StatusOr<std::vector<Objective>> parts = planning_->BreakDownObjective(
+      kOrg, annual.id, {part}, /*align=*/true, {});
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  RollOverItem roll;
+  roll.objective_id = (*parts)[0].id;
+  absl::StatusOr<RollOverResult> rolled = planning_->RollOverObjectives(
+      kOrg, fy.quarters[2].id, {roll}, /*keep_alignment=*/true, {});
+  ASSERT_TRUE(rolled.ok()) << rolled.status();
+
+  auto expect_index_matches_scan = [&](Planning& planning) {
+    absl::Status read = planning.Read(kOrg, [&](const OrgState& state) {
+      for (const Person* p : {&ana, &ben}) {
+        for (const auto& [cycle_id, cycle] : state.cycles()) {
+          EXPECT_EQ(state.LiveObjectiveCount(p->id, cycle_id),
+                    ScanLiveObjectives(state, p->id, cycle_id))
+              << p->display_name << " in " << cycle.name;
+        }
+      }
+      EXPECT_EQ(state.LiveObjectiveCount(ana.id, fy.year.id), 1);
+      EXPECT_EQ(state.LiveObjectiveCount(ben.id, fy.quarters[0].id), 1);
+      EXPECT_EQ(state.LiveObjectiveCount(ana.id, fy.quarters[1].id), 1);
+      EXPECT_EQ(state.LiveObjectiveCount(ana.id, fy.quarters[2].id), 1);
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(read.ok()) << read;
+  };
+  expect_index_matches_scan(*planning_);
+  std::unique_ptr<Planning> restarted = Restart();
+  expect_index_matches_scan(*restarted);
+}
+
+TEST_F(PlanningCoreTest, PeopleWithEmailIgnoresCaseAndFollowsChanges) {
+  Person ana = MakePerson("Ana Lead");
+  ASSERT_FALSE(ana.email.empty());
+  OrgState state;
+  ASSERT_TRUE(planning_
+                  ->Read(kOrg,
+                         [&](const OrgState& s) {
+                           state = s;
+                           return absl::OkStatus();
+                         })
+                  .ok());
+  std::vector<const Person*> found =
+      state.PeopleWithEmail(absl::AsciiStrToUpper(ana.email));
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]->id, ana.id);
+  EXPECT_TRUE(state.PeopleWithEmail("").empty());
+
+  Person renamed = ana;
+  renamed.email = "ana@elsewhere.example";
+  state.Put(renamed);
+  EXPECT_TRUE(state.PeopleWithEmail(ana.email).empty());
+  ASSERT_EQ(state.PeopleWithEmail("ANA@elsewhere.example").size(), 1u);
+
+  Person twin = renamed;  // stored data may repeat an address: both are kept
+  twin.id = "person-twin";
+  state.Put(twin);
+  found = state.PeopleWithEmail(renamed.email);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_LT(found[0]->id, found[1]->id);
+
+  state.Erase(ResourceKind::kPerson, ana.id);
+  found = state.PeopleWithEmail(renamed.email);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]->id, "person-twin");
+  renamed = twin;
+  renamed.email.clear();
+  state.Put(renamed);
+  EXPECT_TRUE(state.PeopleWithEmail(twin.email).empty());
+}
+
+TEST_F(PlanningCoreTest, SubTeamsOfFollowsMovesAndDeletes) {
+  Team sales = MakeTeam("Sales");
+  Team retail = MakeTeam("Retail");
+  Team north = MakeTeam("North", sales.id);
+  auto ids = [](const std::vector<const Team*>& teams) {
+    std::vector<Id> out;
+    for (const Team* t : teams) out.push_back(t->id);
+    return out;
+  };
+  OrgState state;
+  ASSERT_TRUE(planning_
+                  ->Read(kOrg,
+                         [&](const OrgState& s) {
+                           state = s;
+                           return absl::OkStatus();
+                         })
+                  .ok());
+  std::vector<Id> top = {sales.id, retail.id};
+  std::sort(top.begin(), top.end());
+  EXPECT_EQ(ids(state.SubTeamsOf("")), top);
+  EXPECT_EQ(ids(state.SubTeamsOf(sales.id)), std::vector<Id>{north.id});
+
+  north.parent_team_id = retail.id;  // moved
+  state.Put(north);
+  EXPECT_TRUE(state.SubTeamsOf(sales.id).empty());
+  EXPECT_EQ(ids(state.SubTeamsOf(retail.id)), std::vector<Id>{north.id});
+  north.parent_team_id.clear();  // to the top
+  state.Put(north);
+  EXPECT_EQ(state.SubTeamsOf("").size(), 3u);
+  state.Erase(ResourceKind::kTeam, north.id);
+  EXPECT_EQ(ids(state.SubTeamsOf("")), top);
+  EXPECT_TRUE(state.SubTeamsOf(retail.id).empty());
 }
 
 TEST_F(PlanningCoreTest, KeyResultsOfAreInCreationOrder) {
