@@ -94,6 +94,14 @@ ABSL_FLAG(int, webhook_max_attempts, 5,
 ABSL_FLAG(absl::Duration, webhook_initial_backoff, absl::Seconds(1),
           "Delay before a webhook's second attempt; each later one doubles it "
           "(with jitter), up to 5 minutes.");
+ABSL_FLAG(std::string, webhook_allow_cidrs, "",
+          "Comma-separated networks (10.0.0.0/8, fd00::/8, a bare address is one "
+          "host) that webhooks may reach besides public addresses. Empty (the "
+          "default) refuses every private, loopback, link-local, unique-local, "
+          "CGNAT, multicast and other non-public destination, both when a "
+          "webhook is created and at every connect (so a name resolving to one "
+          "is refused too). Tests and single-machine setups with a local "
+          "receiver use 127.0.0.0/8,::1/128.");
 ABSL_FLAG(absl::Duration, ticker_interval, absl::ZeroDuration(),
           "Single-machine scheduling: every interval, run RunDueReminders for "
           "each of --ticker_organisations in process. 0 turns the ticker off "
@@ -231,7 +239,7 @@ int main(int argc, char** argv) {
            {"listen", "store", "redis", "planning_addr", "tracking_addr", "planning_timeout",
             "tracking_timeout", "workers", "max_queued", "shutdown_grace", "webhook_threads",
             "webhook_timeout", "webhook_max_attempts", "webhook_initial_backoff",
-            "ticker_interval", "ticker_organisations"})});
+            "webhook_allow_cidrs", "ticker_interval", "ticker_organisations"})});
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const std::string store_url = absl::GetFlag(FLAGS_store);
@@ -279,6 +287,13 @@ int main(int argc, char** argv) {
   if (ticker_interval > absl::ZeroDuration() && ticker_organisations.empty()) {
     okr::LogError("bad flags: --ticker_interval needs --ticker_organisations (comma list)",
                   {{"ticker_interval", ticker_interval}});
+    return 2;
+  }
+  absl::StatusOr<okr::notify::WebhookDestinationPolicy> webhook_destinations =
+      okr::notify::WebhookDestinationPolicy::Parse(absl::GetFlag(FLAGS_webhook_allow_cidrs),
+                                                   "--webhook_allow_cidrs");
+  if (!webhook_destinations.ok()) {
+    okr::LogError("bad flags", {{"error", webhook_destinations.status()}});
     return 2;
   }
   std::optional<okr::RedisOptions> redis_options;
@@ -340,7 +355,8 @@ int main(int argc, char** argv) {
     redis = std::make_unique<okr::RedisClient>(*redis_options);
     publisher = std::make_unique<okr::notify::ReminderPublisher>(redis.get());
   }
-  std::unique_ptr<okr::notify::WebhookSender> sender = okr::notify::NewCurlWebhookSender();
+  std::unique_ptr<okr::notify::WebhookSender> sender =
+      okr::notify::NewCurlWebhookSender(*webhook_destinations);
   okr::notify::WebhookDispatcherOptions dispatcher_options;
   dispatcher_options.threads = webhook_threads;
   dispatcher_options.attempt_timeout = webhook_timeout;
@@ -363,7 +379,8 @@ int main(int argc, char** argv) {
   }
   okr::notify::Notify notify(store->get(), plan->get(), tracking->get(), publisher.get(),
                              watch_feed.has_value() ? nullptr : &hub,
-                             &dispatcher);
+                             &dispatcher,
+                             {.webhook_destinations = *webhook_destinations});
   okr::WorkerPool pool({.threads = workers, .max_queued = max_queued, .name = "notify"});
   okr::notify::NotifyGrpcService service(&notify, &hub, &pool, runtime.authenticator());
 

@@ -710,6 +710,7 @@ absl::Status Notify::CreateWebhook(absl::string_view org, const v1::CreateWebhoo
   if (!request.has_webhook()) return MakeInvalidArgument({{"webhook", "required"}});
   const v1::Webhook& in = request.webhook();
   OKR_RETURN_IF_ERROR(ValidateWebhookUrl(in.url(), "webhook.url"));
+  OKR_RETURN_IF_ERROR(options_.webhook_destinations.CheckUrlHost(in.url(), "webhook.url"));
   if (in.display_name().size() > kMaxDisplayName) {
     return MakeInvalidArgument(
         {{"webhook.display_name", absl::StrCat("at most ", kMaxDisplayName, " characters")}});

@@ -49,6 +49,7 @@
 #include "services/notify/reminder_publisher.h"
 #include "services/notify/tracking_source.h"
 #include "services/notify/watch_hub.h"
+#include "services/notify/webhook.h"
 #include "services/notify/webhook_dispatcher.h"
 #include "services/planning/org_state.h"
 #include "services/tracking/plan_source.h"
@@ -58,6 +59,9 @@ namespace okr::notify {
 struct NotifyOptions {
   // Webhooks per organisation.
   int max_webhooks = 20;
+  // Which hosts a webhook URL may name (public addresses only by default);
+  // the sender checks the resolved addresses again at connect time.
+  WebhookDestinationPolicy webhook_destinations;
   // The clock: publish times, update times, and `now` when a request has none.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };

@@ -118,7 +118,9 @@ class NotifyReplicasTest : public ::testing::Test {
                         absl::StrCat("--redis=127.0.0.1:", redis_->port()),
                         absl::StrCat("--planning_addr=", planning_->address()),
                         absl::StrCat("--tracking_addr=", tracking_->address()),
-                        "--webhook_initial_backoff=50ms", "--webhook_timeout=2s"},
+                        "--webhook_initial_backoff=50ms", "--webhook_timeout=2s",
+                        // The receiver is on loopback.
+                        "--webhook_allow_cidrs=127.0.0.0/8"},
                .log_path = dir_.File(absl::StrCat("notify", i + 1, ".log"))}));
       notify_stub_[i] = v1::NotifyService::NewStub(
           grpc::CreateChannel(notify_[i]->address(), grpc::InsecureChannelCredentials()));

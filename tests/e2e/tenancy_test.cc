@@ -230,7 +230,9 @@ class Env {
                   absl::StrCat("--store=sqlite:", dir.File(name), ".db"),
                   absl::StrCat("--redis=127.0.0.1:", redis->port()),
                   "--planning_addr=" + planning->address(),
-                  "--tracking_addr=" + tracking->address()},
+                  "--tracking_addr=" + tracking->address(),
+                  // The webhooks below name 127.0.0.1.
+                  "--webhook_allow_cidrs=127.0.0.0/8"},
          .log_path = absl::StrCat(dir.File(name), ".log")});
   }
 

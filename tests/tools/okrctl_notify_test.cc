@@ -782,7 +782,9 @@ class OkrctlNotifyEndToEndTest : public ::testing::Test {
           ServiceProcess::Start({.binary = "okr-notify",
                                  .args = {"--auth=false", "--store=sqlite:" + dir.File("notify.db"),
                                           redis_address, "--planning_addr=" + planning->address(),
-                                          "--tracking_addr=" + tracking->address()},
+                                          "--tracking_addr=" + tracking->address(),
+                                          // The webhooks below name 127.0.0.1.
+                                          "--webhook_allow_cidrs=127.0.0.0/8"},
                                  .log_path = dir.File("notify.log")}));
       return absl::OkStatus();
     }

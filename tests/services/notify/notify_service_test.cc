@@ -413,14 +413,20 @@ class NotifyServiceTest : public ::testing::Test {
 
   // okr-notify on the fixture's store and Redis. Short webhook backoff and
   // timeout, so retries happen within a test.
-  absl::StatusOr<std::unique_ptr<ServiceProcess>> StartNotify(absl::string_view log) {
+  // `allow_loopback_webhooks` false leaves --webhook_allow_cidrs at its
+  // production default (public destinations only).
+  absl::StatusOr<std::unique_ptr<ServiceProcess>> StartNotify(absl::string_view log,
+                                                              bool allow_loopback_webhooks = true) {
     return ServiceProcess::Start(
         {.binary = "okr-notify",
          .args = {"--auth=false", absl::StrCat("--store=sqlite:", dir_.File("notify.db")),
                   absl::StrCat("--redis=127.0.0.1:", redis_->port()),
                   absl::StrCat("--planning_addr=", planning_->address()),
                   absl::StrCat("--tracking_addr=", tracking_->address()),
-                  "--webhook_initial_backoff=50ms", "--webhook_timeout=1s"},
+                  "--webhook_initial_backoff=50ms", "--webhook_timeout=1s",
+                  // The receivers are on loopback.
+                  allow_loopback_webhooks ? "--webhook_allow_cidrs=127.0.0.0/8,::1/128"
+                                          : "--webhook_allow_cidrs="},
          .log_path = dir_.File(log)});
   }
 
@@ -1478,6 +1484,88 @@ TEST_F(NotifyServiceTest, ReminderJobRunsOnceAndExitsNonZeroWhenNotifyIsUnreacha
   EXPECT_EQ(failed_exit.exit_code, 1) << failed_exit.ToString() << "\nstderr: " << closed_err;
   EXPECT_THAT(closed_err, HasSubstr(org_));
   EXPECT_EQ(ReadFileToString(dir_.File("job-closed.out")), "");
+}
+
+// Webhooks may reach only public addresses unless --webhook_allow_cidrs says
+// otherwise: literals are refused at CreateWebhook, and a stored URL whose
+// name resolves to loopback is refused at connect time, never contacted.
+TEST_F(NotifyServiceTest, WebhookDestinationsOutsideTheAllowListAreNeverContacted) {
+  ASSERT_NO_FATAL_FAILURE(SetUpOrganisation());
+  const std::string pia = MakePerson("Pia Berg");
+  MakeKr(MakeObjective("Make deploys boring", pia, quarter_.id()), "Deploy daily");
+  ASSERT_FALSE(HasFailure());
+  OKR_ASSERT_OK_AND_ASSIGN(std::unique_ptr<HttpReceiver> receiver, HttpReceiver::Start());
+
+  // Created while loopback was allowed, under a name (not a literal): what a
+  // DNS name that later resolves to an internal address looks like.
+  const std::string by_name =
+      absl::StrCat("http://localhost:", receiver->port(), "/by-name");
+  v1::CreateWebhookRequest create;
+  create.mutable_webhook()->set_url(by_name);
+  v1::Webhook stored;
+  ASSERT_GRPC_OK(Call(&NotifyStub::CreateWebhook, create, &stored));
+
+  // The same store, the production default.
+  OKR_ASSERT_OK(notify_->Stop().status());
+  OKR_ASSERT_OK_AND_ASSIGN(notify_, StartNotify("notify-public-only.log",
+                                                /*allow_loopback_webhooks=*/false));
+  ConnectNotify();
+
+  const std::string port = absl::StrCat(receiver->port());
+  for (const std::string& url :
+       {receiver->url("/literal"), by_name, absl::StrCat("http://LocalHost.:", port, "/"),
+        absl::StrCat("http://[::1]:", port, "/"),
+        absl::StrCat("http://[::ffff:127.0.0.1]:", port, "/"),
+        absl::StrCat("http://2130706433:", port, "/"), absl::StrCat("http://127.1:", port, "/"),
+        absl::StrCat("http://0x7f.0.0.1:", port, "/"), std::string("http://10.1.2.3/hook"),
+        std::string("https://169.254.169.254/latest/meta-data/"),
+        std::string("http://[fd00::1]/hook"), std::string("http://100.64.0.1/hook"),
+        std::string("http://0.0.0.0:80/")}) {
+    SCOPED_TRACE(url);
+    v1::CreateWebhookRequest refused;
+    refused.mutable_webhook()->set_url(url);
+    v1::Webhook ignored;
+    const grpc::Status status = Call(&NotifyStub::CreateWebhook, refused, &ignored);
+    EXPECT_CODE(status, INVALID_ARGUMENT);
+    const std::vector<FieldViolation> violations = FieldViolationsOf(ToAbslStatus(status));
+    ASSERT_EQ(violations.size(), 1u) << status.error_message();
+    EXPECT_EQ(violations[0].field, "webhook.url");
+    EXPECT_THAT(violations[0].description, HasSubstr("--webhook_allow_cidrs"));
+  }
+  // A public literal is still fine (nothing is sent to it in this test).
+  v1::CreateWebhookRequest public_one;
+  public_one.mutable_webhook()->set_url("https://192.0.1.10/hook");
+  public_one.mutable_webhook()->add_kinds(v1::REMINDER_KIND_MID_QUARTER_REVIEW);
+  v1::Webhook public_webhook;
+  ASSERT_GRPC_OK(Call(&NotifyStub::CreateWebhook, public_one, &public_webhook));
+  v1::ListWebhooksResponse listed;
+  ASSERT_GRPC_OK(Call(&NotifyStub::ListWebhooks, v1::ListWebhooksRequest(), &listed));
+  EXPECT_EQ(listed.webhooks_size(), 2) << "only the two allowed webhooks exist";
+
+  // A reminder for the stored webhook: its name resolves to loopback, which
+  // the connect-time check refuses for good on the first attempt.
+  ExpectCounts(CountsOf(Run(absl::Now(), {v1::REMINDER_KIND_WEEKLY_CHECK_IN}),
+                        v1::REMINDER_KIND_WEEKLY_CHECK_IN),
+               1, 1, 0, 0);
+  ASSERT_FALSE(HasFailure());
+  v1::ListDeliveriesRequest by_webhook;
+  by_webhook.set_webhook_id(stored.id());
+  std::vector<v1::Delivery> deliveries;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(20);
+       deliveries.empty() && absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(50))) {
+    deliveries = ListAllDeliveries(by_webhook);
+  }
+  ASSERT_EQ(deliveries.size(), 1u) << "one attempt, not retried";
+  EXPECT_EQ(deliveries[0].status(), v1::DELIVERY_STATUS_FAILED) << deliveries[0].ShortDebugString();
+  EXPECT_EQ(deliveries[0].attempt(), 1);
+  EXPECT_EQ(deliveries[0].http_status(), 0);
+  EXPECT_THAT(deliveries[0].error(), HasSubstr("loopback"));
+  EXPECT_THAT(deliveries[0].error(), HasSubstr("--webhook_allow_cidrs"));
+  // Give a wrongly scheduled retry time to arrive (backoff is 50 ms).
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(ListAllDeliveries(by_webhook).size(), 1u);
+  EXPECT_EQ(receiver->request_count(), 0) << "the receiver was contacted";
+  receiver->Stop();
 }
 
 // --- 9. Bad input ---------------------------------------------------------------------

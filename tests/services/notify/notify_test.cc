@@ -122,6 +122,8 @@ class NotifyTest : public tracking::TrackingTest {
     tracking_raw_ = tracking_.get();
     NotifyOptions options;
     options.clock = [this] { return now_; };
+    // The webhooks below name 127.0.0.1.
+    options.webhook_destinations = WebhookDestinationPolicy({*ParseIpNetwork("127.0.0.0/8")});
     notify_ = std::make_unique<Notify>(store_.get(), plan_source_.get(), &source_, publisher_.get(),
                                        &hub_, /*dispatcher=*/nullptr, options);
   }

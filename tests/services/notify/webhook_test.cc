@@ -4,6 +4,7 @@
 // the store's own conformance suite covers SQLite).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,12 +12,14 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/model_proto.h"
+#include "common/validation.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -34,6 +37,14 @@ namespace {
 
 using ::testing::HasSubstr;
 using Outcome = WebhookAttempt::Outcome;
+
+// The receivers live on 127.0.0.1, which the default policy refuses.
+WebhookDestinationPolicy LoopbackAllowed() {
+  absl::StatusOr<WebhookDestinationPolicy> policy =
+      WebhookDestinationPolicy::Parse("127.0.0.0/8, ::1/128", "test");
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return policy.ok() ? *policy : WebhookDestinationPolicy();
+}
 
 // ---------------------------------------------------------------------------
 // URL validation
@@ -142,13 +153,229 @@ TEST(WebhookBody, CarriesTheTextAndTheReminderAsProto3Json) {
 }
 
 // ---------------------------------------------------------------------------
+// Destinations: addresses, networks, the range table, the policy
+
+TEST(ParseIpAddress, TakesBothFamiliesAndMapsIpv4) {
+  const std::optional<IpAddress> v4 = ParseIpAddress("10.1.2.3");
+  ASSERT_TRUE(v4.has_value());
+  EXPECT_TRUE(v4->IsV4Mapped());
+  EXPECT_EQ(v4->ToString(), "10.1.2.3");
+  // The same address written as IPv4-mapped IPv6 is the same value.
+  const std::optional<IpAddress> mapped = ParseIpAddress("::ffff:10.1.2.3");
+  ASSERT_TRUE(mapped.has_value());
+  EXPECT_EQ(*mapped, *v4);
+  const std::optional<IpAddress> v6 = ParseIpAddress("2001:DB8::1");
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_FALSE(v6->IsV4Mapped());
+  EXPECT_EQ(v6->ToString(), "2001:db8::1");
+  for (const char* bad : {"", "10.1.2", "10.1.2.3.4", "256.1.1.1", "fe80::1%eth0", "[::1]",
+                          "example.com", "1.2.3.4/8", " 1.2.3.4"}) {
+    EXPECT_FALSE(ParseIpAddress(bad).has_value()) << bad;
+  }
+}
+
+TEST(ParseIpNetwork, ParsesPrefixesAndRefusesHostBits) {
+  OKR_ASSERT_OK_AND_ASSIGN(IpNetwork ten, ParseIpNetwork("10.0.0.0/8"));
+  EXPECT_EQ(ten.prefix_length, 8 + 96);
+  EXPECT_EQ(ten.ToString(), "10.0.0.0/8");
+  EXPECT_TRUE(ten.Contains(*ParseIpAddress("10.255.0.1")));
+  EXPECT_TRUE(ten.Contains(*ParseIpAddress("::ffff:10.0.0.1")));
+  EXPECT_FALSE(ten.Contains(*ParseIpAddress("11.0.0.0")));
+  EXPECT_FALSE(ten.Contains(*ParseIpAddress("::a00:1"))) << "IPv4-compatible is not IPv4";
+
+  OKR_ASSERT_OK_AND_ASSIGN(IpNetwork host, ParseIpNetwork("192.168.1.7"));
+  EXPECT_EQ(host.ToString(), "192.168.1.7/32");
+  EXPECT_TRUE(host.Contains(*ParseIpAddress("192.168.1.7")));
+  EXPECT_FALSE(host.Contains(*ParseIpAddress("192.168.1.6")));
+
+  OKR_ASSERT_OK_AND_ASSIGN(IpNetwork ula, ParseIpNetwork("fd00::/8"));
+  EXPECT_TRUE(ula.Contains(*ParseIpAddress("fd12:3456::1")));
+  EXPECT_FALSE(ula.Contains(*ParseIpAddress("fc00::1")));
+  OKR_ASSERT_OK_AND_ASSIGN(IpNetwork odd, ParseIpNetwork("10.128.0.0/9"));
+  EXPECT_TRUE(odd.Contains(*ParseIpAddress("10.200.0.1")));
+  EXPECT_FALSE(odd.Contains(*ParseIpAddress("10.127.255.255")));
+  OKR_ASSERT_OK_AND_ASSIGN(IpNetwork all, ParseIpNetwork("::/0"));
+  EXPECT_TRUE(all.Contains(*ParseIpAddress("8.8.8.8")));
+
+  const absl::Status host_bits = ParseIpNetwork("10.1.2.3/8").status();
+  EXPECT_EQ(host_bits.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(host_bits.message()), HasSubstr("did you mean 10.0.0.0/8"));
+  for (const char* bad : {"10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8/8",
+                          "10.0.0.0/ 8", "localhost/8", "/8", "fd00::/0x8"}) {
+    EXPECT_EQ(ParseIpNetwork(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+struct RangeCase {
+  const char* address;
+  const char* range;  // a part of NonPublicRange's answer; "" for public
+};
+
+TEST(NonPublicRange, ClassifiesTheSpecialPurposeRanges) {
+  const RangeCase cases[] = {
+      // Public: the edges just outside the special ranges.
+      {"8.8.8.8", ""},
+      {"1.1.1.1", ""},
+      {"9.255.255.255", ""},
+      {"11.0.0.0", ""},
+      {"100.63.255.255", ""},
+      {"100.128.0.0", ""},
+      {"126.255.255.255", ""},
+      {"128.0.0.0", ""},
+      {"169.253.255.255", ""},
+      {"172.15.255.255", ""},
+      {"172.32.0.0", ""},
+      {"192.167.255.255", ""},
+      {"192.169.0.0", ""},
+      {"198.17.255.255", ""},
+      {"198.20.0.0", ""},
+      {"223.255.255.255", ""},
+      {"2606:4700::1111", ""},
+      {"2a00:1450:4001::200e", ""},
+      {"2001:4860:4860::8888", ""},
+      {"::ffff:8.8.8.8", ""},
+      {"64:ff9b::808:808", ""},  // NAT64 of 8.8.8.8
+      // IPv4.
+      {"0.0.0.0", "0.0.0.0/8 (unspecified"},
+      {"0.1.2.3", "0.0.0.0/8"},
+      {"10.0.0.0", "10.0.0.0/8 (private)"},
+      {"10.255.255.255", "10.0.0.0/8 (private)"},
+      {"100.64.0.0", "100.64.0.0/10 (carrier-grade NAT)"},
+      {"100.127.255.255", "100.64.0.0/10"},
+      {"127.0.0.1", "127.0.0.0/8 (loopback)"},
+      {"127.255.255.254", "127.0.0.0/8 (loopback)"},
+      {"169.254.169.254", "169.254.0.0/16 (link-local"},
+      {"172.16.0.1", "172.16.0.0/12 (private)"},
+      {"172.31.255.255", "172.16.0.0/12 (private)"},
+      {"192.0.0.8", "192.0.0.0/24"},
+      {"192.0.2.1", "192.0.2.0/24 (documentation)"},
+      {"192.88.99.1", "192.88.99.0/24"},
+      {"192.168.1.1", "192.168.0.0/16 (private)"},
+      {"198.18.0.1", "198.18.0.0/15 (benchmarking)"},
+      {"198.19.255.255", "198.18.0.0/15"},
+      {"198.51.100.7", "198.51.100.0/24 (documentation)"},
+      {"203.0.113.9", "203.0.113.0/24 (documentation)"},
+      {"224.0.0.1", "224.0.0.0/4 (multicast)"},
+      {"239.255.255.250", "224.0.0.0/4 (multicast)"},
+      {"240.0.0.1", "240.0.0.0/4 (reserved"},
+      {"255.255.255.255", "240.0.0.0/4 (reserved, incl. broadcast)"},
+      // IPv4-mapped IPv6: judged as the IPv4 address.
+      {"::ffff:127.0.0.1", "127.0.0.0/8 (loopback)"},
+      {"::ffff:10.0.0.1", "10.0.0.0/8 (private)"},
+      {"::ffff:169.254.169.254", "169.254.0.0/16"},
+      {"::ffff:0:7f00:1", "::ffff:0:0:0/96 (IPv4-translated)"},
+      // NAT64 of a non-public IPv4 address.
+      {"64:ff9b::7f00:1", "NAT64 of 127.0.0.0/8 (loopback)"},
+      {"64:ff9b::a9fe:a9fe", "NAT64 of 169.254.0.0/16"},
+      {"64:ff9b:1::1", "64:ff9b:1::/48"},
+      // IPv6.
+      {"::", "::/128 (unspecified)"},
+      {"::1", "::1/128 (loopback)"},
+      {"::7f00:1", "not global unicast"},  // IPv4-compatible, deprecated
+      {"100::1", "100::/64 (discard only)"},
+      {"2001::1", "2001::/23"},
+      {"2001:db8::1", "2001:db8::/32 (documentation)"},
+      {"2002:7f00:1::1", "2002::/16 (6to4)"},
+      {"3fff::1", "3fff::/20 (documentation)"},
+      {"fc00::1", "fc00::/7 (unique-local)"},
+      {"fdff:ffff::1", "fc00::/7 (unique-local)"},
+      {"fe80::1", "fe80::/10 (link-local)"},
+      {"febf:ffff::1", "fe80::/10 (link-local)"},
+      {"fec0::1", "fec0::/10 (site-local)"},
+      {"ff02::1", "ff00::/8 (multicast)"},
+      {"ff05::1:3", "ff00::/8 (multicast)"},
+      {"4000::1", "not global unicast"},
+      {"1fff:ffff::1", "not global unicast"},
+  };
+  for (const RangeCase& c : cases) {
+    const std::optional<IpAddress> address = ParseIpAddress(c.address);
+    ASSERT_TRUE(address.has_value()) << c.address;
+    const std::string range = NonPublicRange(*address);
+    if (std::string(c.range).empty()) {
+      EXPECT_EQ(range, "") << c.address << " should be public";
+    } else {
+      EXPECT_THAT(range, HasSubstr(c.range)) << c.address;
+    }
+  }
+}
+
+TEST(WebhookDestinationPolicy, AllowsPublicAndListedNetworksOnly) {
+  const WebhookDestinationPolicy public_only;
+  EXPECT_TRUE(public_only.CheckAddress(*ParseIpAddress("8.8.8.8")).ok());
+  const absl::Status loopback = public_only.CheckAddress(*ParseIpAddress("127.0.0.1"));
+  EXPECT_EQ(loopback.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(loopback.message()), HasSubstr("127.0.0.1"));
+  EXPECT_THAT(std::string(loopback.message()), HasSubstr("loopback"));
+  EXPECT_THAT(std::string(loopback.message()), HasSubstr("--webhook_allow_cidrs"));
+
+  OKR_ASSERT_OK_AND_ASSIGN(
+      WebhookDestinationPolicy policy,
+      WebhookDestinationPolicy::Parse(" 127.0.0.0/8 ,, ::1/128,10.1.0.0/16 ", "--flag"));
+  EXPECT_EQ(policy.allowed().size(), 3u);
+  EXPECT_TRUE(policy.CheckAddress(*ParseIpAddress("127.0.0.1")).ok());
+  EXPECT_TRUE(policy.CheckAddress(*ParseIpAddress("::ffff:127.0.0.2")).ok());
+  EXPECT_TRUE(policy.CheckAddress(*ParseIpAddress("::1")).ok());
+  EXPECT_TRUE(policy.CheckAddress(*ParseIpAddress("10.1.255.1")).ok());
+  EXPECT_FALSE(policy.CheckAddress(*ParseIpAddress("10.2.0.1")).ok());
+  EXPECT_FALSE(policy.CheckAddress(*ParseIpAddress("169.254.169.254")).ok());
+  EXPECT_FALSE(policy.CheckAddress(*ParseIpAddress("fd00::1")).ok());
+
+  OKR_ASSERT_OK_AND_ASSIGN(WebhookDestinationPolicy empty,
+                           WebhookDestinationPolicy::Parse("", "--flag"));
+  EXPECT_TRUE(empty.allowed().empty());
+  const absl::Status bad = WebhookDestinationPolicy::Parse("127.0.0.0/8,10.0.0.1/8", "--flag").status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(bad.message(), "--flag: ")) << bad;
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("10.0.0.1/8"));
+  EXPECT_FALSE(WebhookDestinationPolicy::Parse("localhost", "--flag").ok());
+}
+
+TEST(WebhookDestinationPolicy, CheckUrlHostRefusesLiteralsAndLocalhostNames) {
+  const WebhookDestinationPolicy public_only;
+  for (const char* url : {
+           "http://127.0.0.1/hook", "http://127.0.0.1.:8080/hook", "https://10.0.0.1/x",
+           "http://[::1]:9/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:a9fe:a9fe]/",
+           "http://[fe80::1]/", "http://[fd00::2]/", "http://169.254.169.254/latest",
+           "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/",
+           "http://10.1/", "http://0/", "http://localhost/", "http://LOCALHOST:8080/",
+           "http://localhost./", "http://api.localhost/", "http://ip6-localhost/",
+           "http://100.64.1.1/", "http://224.0.0.1/", "http://[64:ff9b::a00:1]/"}) {
+    const absl::Status status = public_only.CheckUrlHost(url, "webhook.url");
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << url;
+    const std::vector<FieldViolation> violations = FieldViolationsOf(status);
+    ASSERT_EQ(violations.size(), 1u) << url << " -> " << status;
+    EXPECT_EQ(violations[0].field, "webhook.url");
+    EXPECT_THAT(violations[0].description, HasSubstr("--webhook_allow_cidrs")) << url;
+  }
+  // Names are judged at connect time; public literals pass.
+  for (const char* url : {"https://hooks.slack.com/services/T0/B0/X", "http://8.8.8.8/",
+                          "http://[2606:4700::1111]:8443/", "http://localhost.example.com/",
+                          "http://mylocalhost/", "http://10.0.0.1.example.com/"}) {
+    OKR_EXPECT_OK(public_only.CheckUrlHost(url, "webhook.url")) << url;
+  }
+  // Allowed networks open exactly their literals, and localhost with loopback.
+  const WebhookDestinationPolicy loopback = LoopbackAllowed();
+  OKR_EXPECT_OK(loopback.CheckUrlHost("http://127.0.0.1:9/hook", "webhook.url"));
+  OKR_EXPECT_OK(loopback.CheckUrlHost("http://localhost:9/hook", "webhook.url"));
+  OKR_EXPECT_OK(loopback.CheckUrlHost("http://[::1]:9/hook", "webhook.url"));
+  EXPECT_FALSE(loopback.CheckUrlHost("http://10.0.0.1/", "webhook.url").ok());
+}
+
+TEST(ValidateWebhookUrl, CarriesAFieldViolation) {
+  const std::vector<FieldViolation> violations =
+      FieldViolationsOf(ValidateWebhookUrl("ftp://x", "webhook.url"));
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "webhook.url");
+}
+
+// ---------------------------------------------------------------------------
 // The libcurl sender against a real receiver
 
 class SenderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     OKR_ASSERT_OK_AND_ASSIGN(receiver_, HttpReceiver::Start());
-    sender_ = NewCurlWebhookSender();
+    sender_ = NewCurlWebhookSender(LoopbackAllowed());
   }
 
   WebhookAttempt Post(absl::string_view path, absl::Duration timeout = absl::Seconds(5)) {
@@ -276,6 +503,49 @@ TEST_F(SenderTest, ConnectionRefusedIsRetryable) {
   EXPECT_EQ(attempt.outcome, Outcome::kRetryable);
   EXPECT_EQ(attempt.http_status, 0);
   EXPECT_THAT(attempt.error, HasSubstr("connection refused"));
+}
+
+// The default policy: the connect-time check refuses loopback however the
+// URL names it, so a name that resolves to an internal address (DNS
+// rebinding) is refused as well as a literal, and nothing reaches the
+// receiver.
+TEST_F(SenderTest, RefusesNonPublicDestinationsAtConnectTimeWithoutSending) {
+  std::unique_ptr<WebhookSender> public_only = NewCurlWebhookSender();
+  const int port = receiver_->port();
+  for (const std::string& url :
+       {receiver_->url("/literal"), absl::StrCat("http://localhost:", port, "/by-name"),
+        absl::StrCat("http://2130706433:", port, "/decimal"),
+        absl::StrCat("http://[::ffff:127.0.0.1]:", port, "/mapped")}) {
+    SCOPED_TRACE(url);
+    const absl::Time start = absl::Now();
+    WebhookAttempt attempt = public_only->Post(url, body_, absl::Seconds(5));
+    EXPECT_EQ(attempt.outcome, Outcome::kPermanentFailure) << attempt.error;
+    EXPECT_EQ(attempt.http_status, 0);
+    EXPECT_THAT(attempt.error, HasSubstr("loopback"));
+    EXPECT_THAT(attempt.error, HasSubstr("--webhook_allow_cidrs"));
+    EXPECT_LT(absl::Now() - start, absl::Seconds(2)) << "refused without waiting";
+  }
+  EXPECT_EQ(receiver_->request_count(), 0) << "a refused destination was contacted";
+  // The same receiver with loopback allowed: the refusal above was the policy's.
+  EXPECT_EQ(sender_->Post(absl::StrCat("http://localhost:", port, "/by-name"), body_,
+                          absl::Seconds(5))
+                .outcome,
+            Outcome::kSucceeded);
+  EXPECT_EQ(receiver_->request_count("/by-name"), 1);
+}
+
+// Proxies would hide the destination from the check; the sender ignores
+// them even when the environment names one.
+TEST_F(SenderTest, IgnoresProxyEnvironment) {
+  OKR_ASSERT_OK_AND_ASSIGN(int closed_port, FreeLoopbackPort());
+  const std::string proxy = absl::StrCat("http://127.0.0.1:", closed_port);
+  ASSERT_EQ(setenv("http_proxy", proxy.c_str(), 1), 0);
+  ASSERT_EQ(setenv("HTTP_PROXY", proxy.c_str(), 1), 0);
+  WebhookAttempt attempt = Post("/direct");
+  unsetenv("http_proxy");
+  unsetenv("HTTP_PROXY");
+  EXPECT_EQ(attempt.outcome, Outcome::kSucceeded) << attempt.error;
+  EXPECT_EQ(receiver_->request_count("/direct"), 1);
 }
 
 TEST_F(SenderTest, RefusesNonHttpUrlsWithoutSending) {
@@ -498,7 +768,7 @@ class DispatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
     OKR_ASSERT_OK_AND_ASSIGN(receiver_, HttpReceiver::Start());
-    sender_ = NewCurlWebhookSender();
+    sender_ = NewCurlWebhookSender(LoopbackAllowed());
     options_.threads = 2;
     options_.attempt_timeout = absl::Seconds(5);
     options_.max_attempts = 5;
@@ -768,7 +1038,7 @@ TEST(BackoffBefore, DoublesFromTheInitialDelayUpToTheCap) {
   options.initial_backoff = absl::Seconds(1);
   options.max_backoff = absl::Seconds(5);
   FakeOutboxStore store;
-  std::unique_ptr<WebhookSender> sender = NewCurlWebhookSender();
+  std::unique_ptr<WebhookSender> sender = NewCurlWebhookSender(LoopbackAllowed());
   WebhookDispatcher dispatcher(&store, sender.get(), options);
   EXPECT_EQ(dispatcher.BackoffBefore(1), absl::ZeroDuration());
   EXPECT_EQ(dispatcher.BackoffBefore(2), absl::Seconds(1));
