@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -61,7 +62,8 @@ struct WebhookDispatcher::Impl {
         threads(std::max(1, options.threads)),
         capacity(threads * 4),
         lease(options.lease > options.attempt_timeout ? options.lease
-                                                      : 2 * options.attempt_timeout) {
+                                                      : 2 * options.attempt_timeout),
+        per_webhook(std::max(1, threads - 1)) {
     if (lease != options.lease) {
       // A lease shorter than an attempt would hand the task to a second
       // dispatcher mid-POST (and Attempt() would skip every task).
@@ -95,6 +97,10 @@ struct WebhookDispatcher::Impl {
   const int capacity;
   // options.lease, raised when it does not exceed attempt_timeout.
   const absl::Duration lease;
+  // Attempts one webhook may have under way at once: all threads but one, so
+  // a hanging receiver with many queued tasks can never hold every thread
+  // and delay the other webhooks' deliveries by whole timeouts.
+  const int per_webhook;
 
   absl::Mutex mu;
   bool started ABSL_GUARDED_BY(mu) = false;
@@ -102,6 +108,19 @@ struct WebhookDispatcher::Impl {
   bool wake ABSL_GUARDED_BY(mu) = false;
   std::deque<Leased> queue ABSL_GUARDED_BY(mu);
   int running ABSL_GUARDED_BY(mu) = 0;  // attempts under way on workers
+  std::map<std::string, int> running_by_webhook ABSL_GUARDED_BY(mu);
+
+  // Whether `leased`'s webhook is below per_webhook attempts under way.
+  bool Eligible(const Leased& leased) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto it = running_by_webhook.find(leased.task.webhook_id);
+    return it == running_by_webhook.end() || it->second < per_webhook;
+  }
+  // The first queued task that is Eligible(), else end().
+  std::deque<Leased>::iterator NextEligible() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return std::find_if(queue.begin(), queue.end(),
+                        [this](const Leased& leased)
+                            ABSL_NO_THREAD_SAFETY_ANALYSIS { return Eligible(leased); });
+  }
   std::thread poller;
   std::vector<std::thread> workers;
 
@@ -193,7 +212,17 @@ void WebhookDispatcher::Impl::PollLoop() {
       mu.AwaitWithTimeout(absl::Condition(&ready), options.poll_interval);
       if (stopping) return;
       wake = false;
-      free_slots = capacity - static_cast<int>(queue.size()) - running;
+      // Tasks waiting for their webhook's cap do not take slots: otherwise a
+      // queue full of a hanging webhook's tasks would stop other webhooks'
+      // tasks from being leased at all. Their leases lapse if they wait too
+      // long (Attempt() skips them) and the outbox hands them out again.
+      free_slots = capacity - running -
+                   static_cast<int>(std::count_if(
+                       queue.begin(), queue.end(),
+                       [this](const Leased& leased) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                         return Eligible(leased);
+                       }));
+      if (static_cast<int>(queue.size()) >= 8 * capacity) free_slots = 0;
     }
     if (free_slots <= 0) continue;
     std::vector<Leased> batch = Lease(free_slots);
@@ -212,17 +241,22 @@ void WebhookDispatcher::Impl::WorkLoop() {
     {
       absl::MutexLock lock(&mu);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-        return stopping || !queue.empty();
+        return stopping || NextEligible() != queue.end();
       };
       mu.Await(absl::Condition(&ready));
       if (stopping) return;
-      leased = std::move(queue.front());
-      queue.pop_front();
+      auto next = NextEligible();
+      leased = std::move(*next);
+      queue.erase(next);
       ++running;
+      ++running_by_webhook[leased.task.webhook_id];
     }
     Attempt(leased);
     absl::MutexLock lock(&mu);
     --running;
+    if (--running_by_webhook[leased.task.webhook_id] <= 0) {
+      running_by_webhook.erase(leased.task.webhook_id);
+    }
   }
 }
 
