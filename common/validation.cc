@@ -32,9 +32,11 @@ class Violations {
   // `message` is the field prefix, e.g. "objective".
   explicit Violations(absl::string_view message) : message_(message) {}
 
+  // An empty prefix (ValidateText) leaves `field` as it is.
   void Add(absl::string_view field, std::string description) {
-    list_.push_back(
-        {absl::StrCat(message_, ".", field), std::move(description)});
+    list_.push_back({message_.empty() ? std::string(field)
+                                      : absl::StrCat(message_, ".", field),
+                     std::move(description)});
   }
 
   absl::Status ToStatus() const { return MakeInvalidArgument(list_); }
@@ -432,6 +434,14 @@ absl::Status ValidateId(absl::string_view field, absl::string_view id,
   if (!problem.has_value()) return absl::OkStatus();
   FieldViolation fv{std::string(field), *std::move(problem)};
   return MakeInvalidArgument({&fv, 1});
+}
+
+absl::Status ValidateText(absl::string_view field, absl::string_view text,
+                          size_t max_length, bool multiline) {
+  Violations v("");
+  CheckText(v, field, text, /*required=*/false, max_length,
+            multiline ? Lines::kMulti : Lines::kSingle);
+  return v.ToStatus();
 }
 
 absl::Status ValidateOrganisationId(absl::string_view field,

@@ -83,6 +83,14 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 absl::Status ValidateId(absl::string_view field, absl::string_view id,
                         bool required);
 
+// Checks free text named by `field` (a request field outside the entities
+// above, e.g. a check-in's "note") by the entities' text rules: valid UTF-8,
+// no control characters (newline and tab allowed when `multiline`), at most
+// `max_length` code points. Empty text passes. OK or INVALID_ARGUMENT
+// "<field>: ..." with the violation as payload.
+absl::Status ValidateText(absl::string_view field, absl::string_view text,
+                          size_t max_length, bool multiline);
+
 // Organisation ids (chosen by the caller at bootstrap): 3..64 characters of
 // [a-z0-9-], starting with a letter.
 inline constexpr size_t kMinOrganisationIdLength = 3;

@@ -33,9 +33,9 @@ constexpr size_t kMaxClientKeyLength = 64;
 // A check-in's time may run this far ahead of the server's clock (clients'
 // clocks drift); anything later is refused.
 constexpr absl::Duration kClockSkew = absl::Minutes(5);
-// The ancestor chain of a score is walked at most this far (planning refuses
-// loops; this only bounds a corrupt plan).
-constexpr int kMaxChainDepth = 1000;
+// Ancestor chains are walked iteratively, as deep as the plan goes (planning
+// accepts any depth): a walk is only bounded by the plan's objective count,
+// which a loop (refused by planning; only a corrupt plan has one) exceeds.
 constexpr int kChangesPage = 1000;
 constexpr int kMaxTreeObjectives = 10000;
 
@@ -73,6 +73,11 @@ CheckInStatus Worse(CheckInStatus a, CheckInStatus b) {
 
 double SanitizedWeight(double w) { return std::isfinite(w) && w > 0 ? w : 0; }
 
+// Appends the field violations of `status` (none when OK) to `v`.
+void AddViolations(const absl::Status& status, std::vector<FieldViolation>* v) {
+  for (FieldViolation& fv : FieldViolationsOf(status)) v->push_back(std::move(fv));
+}
+
 absl::Status ValidateCheckInShape(const v1::RecordCheckInRequest& r, absl::Time now) {
   std::vector<FieldViolation> v;
   if (r.key_result_id().empty()) {
@@ -86,8 +91,15 @@ absl::Status ValidateCheckInShape(const v1::RecordCheckInRequest& r, absl::Time 
   } else if (r.client_key().size() > kMaxClientKeyLength) {
     v.push_back({"client_key", absl::StrCat("at most ", kMaxClientKeyLength, " characters (got ",
                                             r.client_key().size(), ")")});
+  } else {
+    // Printable UTF-8 only: the key is echoed in responses, errors and logs.
+    AddViolations(ValidateText("client_key", r.client_key(), kMaxClientKeyLength, false), &v);
   }
-  if (r.author_id().empty()) v.push_back({"author_id", "required: the person checking in"});
+  if (r.author_id().empty()) {
+    v.push_back({"author_id", "required: the person checking in"});
+  } else {
+    AddViolations(ValidateId("author_id", r.author_id(), true), &v);
+  }
   switch (r.progress_case()) {
     case v1::RecordCheckInRequest::PROGRESS_NOT_SET:
       v.push_back({"progress", "required: value for a METRIC key result, done for a MILESTONE"});
@@ -108,10 +120,9 @@ absl::Status ValidateCheckInShape(const v1::RecordCheckInRequest& r, absl::Time 
   if (!FromProto(static_cast<int>(r.status()), "status", &status).ok()) {
     v.push_back({"status", absl::StrCat("unknown value ", static_cast<int>(r.status()))});
   }
-  if (r.note().size() > kMaxNoteLength) {
-    v.push_back({"note", absl::StrCat("at most ", kMaxNoteLength, " characters (got ",
-                                      r.note().size(), ")")});
-  }
+  // Code points of valid UTF-8 without control characters (newline and tab
+  // allowed), like every text of the model.
+  AddViolations(ValidateText("note", r.note(), kMaxNoteLength, /*multiline=*/true), &v);
   if (r.has_time()) {
     absl::Time t;
     if (absl::Status s = FromProto(r.time(), "time", &t); !s.ok()) {
@@ -129,9 +140,13 @@ absl::Status FailedPrecondition(absl::string_view field, absl::string_view messa
                          {{std::string(field), std::string(message)}});
 }
 
+// The message quotes the id the caller sent, which may be of any size: it is
+// cut so that the status still fits a gRPC trailer (8 KiB by default).
 absl::Status NotFound(absl::string_view field, absl::string_view message) {
-  return MakeFieldStatus(absl::StatusCode::kNotFound,
-                         {{std::string(field), std::string(message)}});
+  constexpr size_t kMaxMessage = 512;
+  std::string text(message.substr(0, kMaxMessage));
+  if (message.size() > kMaxMessage) absl::StrAppend(&text, "... (", message.size(), " bytes)");
+  return MakeFieldStatus(absl::StatusCode::kNotFound, {{std::string(field), std::move(text)}});
 }
 
 }  // namespace
@@ -597,7 +612,8 @@ std::vector<ScoreKey> ChainOf(const OrgState& plan, absl::string_view kr_id) {
   if (kr == nullptr) return chain;
   chain.push_back({ResourceKind::kKeyResult, kr->id});
   const Objective* objective = plan.FindObjective(kr->objective_id);
-  for (int depth = 0; objective != nullptr && depth < kMaxChainDepth; ++depth) {
+  const size_t max_depth = plan.objectives().size();
+  for (size_t depth = 0; objective != nullptr && depth < max_depth; ++depth) {
     chain.push_back({ResourceKind::kObjective, objective->id});
     const Alignment& a = objective->alignment;
     if (a.kind == AlignmentKind::kKeyResult) {
@@ -1158,7 +1174,7 @@ absl::Status Tracking::GetScoredTree(absl::string_view org_id,
       std::vector<const Objective*> ancestors;
       for (const Objective* o : members) {
         const Objective* current = o;
-        for (int depth = 0; depth < kMaxChainDepth; ++depth) {
+        for (size_t depth = 0; depth < plan.objectives().size(); ++depth) {
           const Objective* parent = ParentObjective(plan, *current);
           if (parent == nullptr || !included.emplace(parent->id, true).second) break;
           ancestors.push_back(parent);
@@ -1168,16 +1184,25 @@ absl::Status Tracking::GetScoredTree(absl::string_view org_id,
       members.insert(members.end(), ancestors.begin(), ancestors.end());
     }
     // Parents before children: order by depth within the snapshot, then id.
+    // Each depth is computed once (walking up to the nearest known one), so a
+    // 10,000-deep chain costs O(members), not O(members x depth).
     absl::flat_hash_map<Id, int> depth;
-    auto depth_of = [&](const Objective* o) {
-      int d = 0;
-      for (const Objective* current = o; d < kMaxChainDepth; ++d) {
+    std::vector<const Objective*> path;
+    for (const Objective* o : members) {
+      path.clear();
+      int base = -1;  // the depth of the objective above path.back()
+      for (const Objective* current = o; current != nullptr;) {
+        if (auto it = depth.find(current->id); it != depth.end()) {
+          base = it->second;
+          break;
+        }
+        path.push_back(current);
+        if (path.size() > members.size()) break;  // a loop: only a corrupt plan
         current = ParentObjective(plan, *current);
-        if (current == nullptr || !included.contains(current->id)) break;
+        if (current != nullptr && !included.contains(current->id)) current = nullptr;
       }
-      return d;
-    };
-    for (const Objective* o : members) depth[o->id] = depth_of(o);
+      for (auto it = path.rbegin(); it != path.rend(); ++it) depth[(*it)->id] = ++base;
+    }
     std::sort(members.begin(), members.end(), [&](const Objective* a, const Objective* b) {
       const int da = depth[a->id];
       const int db = depth[b->id];

@@ -61,6 +61,15 @@ struct NodeStamp {
   absl::Time time = absl::InfinitePast();
 };
 
+// Tracking::Org::StaleListing (see there).
+struct StaleKeyResultListing {
+  std::string filter_key;  // since and the filters, as the page tokens carry them
+  int64_t plan_sequence = 0;
+  int64_t tracking_sequence = 0;
+  size_t frozen_cycles = 0;
+  std::vector<std::string> keys;  // "<owner>\x1f<key result id>", ascending
+};
+
 struct Tracking::Org {
   explicit Org(std::string id) : id(std::move(id)) {}
 
@@ -106,13 +115,9 @@ struct Tracking::Org {
   // each (a listing of 400,000 is 400 pages). Valid while the plan, the
   // store's writes and the frozen cycles are where they were when it was
   // built; dropped after its last page. Guarded by `mu`.
-  struct StaleListing {
-    std::string filter_key;  // since and the filters, as the page tokens carry them
-    int64_t plan_sequence = 0;
-    int64_t tracking_sequence = 0;
-    size_t frozen_cycles = 0;
-    std::vector<std::string> keys;  // "<owner>\x1f<key result id>", ascending
-  };
+  // Defined outside: clang cannot default-construct a nested struct with
+  // member initializers inside std::optional before Org is complete.
+  using StaleListing = StaleKeyResultListing;
   std::optional<StaleListing> stale_listing;
 
   // Catch-ups with planning, one at a time and shared (Tracking::RefreshPlan):

@@ -33,15 +33,23 @@ absl::Status ValidateReviewShape(const v1::UpsertReviewRequest& request, ReviewK
   std::vector<FieldViolation> v;
   if (!request.has_review()) return MakeInvalidArgument({{"review", "required"}});
   const v1::Review& r = request.review();
-  if (r.objective_id().empty()) v.push_back({"review.objective_id", "required"});
+  if (r.objective_id().empty()) {
+    v.push_back({"review.objective_id", "required"});
+  } else {
+    for (FieldViolation& fv :
+         FieldViolationsOf(ValidateId("review.objective_id", r.objective_id(), true))) {
+      v.push_back(std::move(fv));
+    }
+  }
   if (!FromProto(static_cast<int>(r.kind()), "review.kind", kind).ok() ||
       *kind == ReviewKind::kUnspecified) {
     v.push_back({"review.kind", "required: REVIEW_KIND_MID_QUARTER or REVIEW_KIND_END_OF_QUARTER"});
   }
   CheckScore("review.final_score", r.has_final_score(), r.final_score(), &v);
-  if (r.learnings().size() > kMaxLearningsLength) {
-    v.push_back({"review.learnings", absl::StrCat("at most ", kMaxLearningsLength,
-                                                  " characters (got ", r.learnings().size(), ")")});
+  // Code points of valid UTF-8, no control characters but newline and tab.
+  for (FieldViolation& fv : FieldViolationsOf(
+           ValidateText("review.learnings", r.learnings(), kMaxLearningsLength, true))) {
+    v.push_back(std::move(fv));
   }
   if (r.key_results_size() > kMaxReviewedKeyResults) {
     v.push_back({"review.key_results", absl::StrCat("at most ", kMaxReviewedKeyResults)});
@@ -52,14 +60,18 @@ absl::Status ValidateReviewShape(const v1::UpsertReviewRequest& request, ReviewK
     const std::string prefix = absl::StrCat("review.key_results[", i, "]");
     if (kr.key_result_id().empty()) {
       v.push_back({prefix + ".key_result_id", "required"});
+    } else if (absl::Status s = ValidateId(prefix + ".key_result_id", kr.key_result_id(), true);
+               !s.ok()) {
+      for (FieldViolation& fv : FieldViolationsOf(s)) v.push_back(std::move(fv));
     } else if (std::find(seen.begin(), seen.end(), kr.key_result_id()) != seen.end()) {
       v.push_back({prefix + ".key_result_id",
                    absl::StrCat("key result '", kr.key_result_id(), "' is listed twice")});
     }
     seen.push_back(kr.key_result_id());
     CheckScore(prefix + ".final_score", kr.has_final_score(), kr.final_score(), &v);
-    if (kr.note().size() > kMaxNoteLength) {
-      v.push_back({prefix + ".note", absl::StrCat("at most ", kMaxNoteLength, " characters")});
+    for (FieldViolation& fv :
+         FieldViolationsOf(ValidateText(prefix + ".note", kr.note(), kMaxNoteLength, true))) {
+      v.push_back(std::move(fv));
     }
   }
   if (request.version() < 0) {
