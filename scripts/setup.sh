@@ -12,6 +12,8 @@ PACKAGES=(
   redis-server redis-tools postgresql postgresql-client
   tzdata ca-certificates
   openssl  # the TLS tests generate their certificates with the openssl CLI
+  # The fuzz and sanitizer builds: clang with libFuzzer's runtime, llvm-symbolizer.
+  clang libclang-rt-14-dev llvm
 )
 
 # Node.js and npm run the manifest validator (scripts/validate-manifests.sh).
