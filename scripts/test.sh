@@ -33,6 +33,10 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:sup
 # JSON into a wrong Struct (it passes in the suite and asan phases).
 tsan_excluded="^(RunUnaryTest|WebhookBody)\\."
 
+# The sanitizer builds compile at -O1: half the compile time of -O2, and what the
+# sanitizers' own documentation recommends for usable stack traces.
+sanitizer_flags=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG")
+
 # run_phase NAME BUILD_DIR TARGET LABELS EXCLUDE CMAKE_ARGS...: configure, build
 # TARGET, test. LABELS is a ctest label regex ("" runs every test), EXCLUDE a test
 # name regex.
@@ -61,10 +65,11 @@ for phase in $phases; do
       CC=clang CXX=clang++ run_phase asan build-asan all "unit|service|fault|fuzz" "" \
         -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
         -DOKR_SANITIZE=ON -DOKR_FUZZ=ON -DOKR_FUZZ_SECONDS="$fuzz_seconds" \
-        -DOKR_SANITIZER_SUBSET=ON
+        -DOKR_SANITIZER_SUBSET=ON "${sanitizer_flags[@]}"
       ;;
     tsan)
-      run_phase tsan build-tsan okr_tsan_tests "" "$tsan_excluded" -DOKR_TSAN=ON -DOKR_SANITIZER_SUBSET=ON
+      run_phase tsan build-tsan okr_tsan_tests "" "$tsan_excluded" -DOKR_TSAN=ON -DOKR_SANITIZER_SUBSET=ON \
+        "${sanitizer_flags[@]}"
       ;;
     *)
       echo "scripts/test.sh: unknown phase '$phase' in OKR_TEST_PHASES (suite, asan, tsan)" >&2

@@ -1086,5 +1086,38 @@ TEST_F(TenancyTest, ARotatedTokensFileTakesEffectWithoutARestart) {
   ASSERT_EQ(std::rename((path + ".new").c_str(), path.c_str()), 0);
 }
 
+// Tokens never reach a log: every RPC of the table is called with each user
+// token, an unknown one and a malformed header, the services call each other
+// with their service token, and no token of any kind appears in any service's
+// log, whose access lines do record these calls.
+TEST_F(TenancyTest, TokensNeverAppearInTheServicesLogs) {
+  constexpr char kUnknown[] = "tok-unknown-never-logged-0123456789";
+  for (const RpcCase& row : Table()) {
+    for (const char* token : {kReaderA, kWriterA, kAdminA, kAdminB, kUnknown}) {
+      row.call(token, "");
+    }
+  }
+  grpc::ClientContext malformed;
+  malformed.AddMetadata("authorization", absl::StrCat("Basic ", kUnknown));
+  v1::Organisation organisation;
+  env_->plan->GetOrganisation(&malformed, v1::GetOrganisationRequest(), &organisation);
+  // Tracking and notify reach planning (and notify reaches tracking) with kService.
+  Unary(env_->note.get(), &NotifyStub::RunDueReminders,
+        Make<v1::RunDueRemindersRequest>([](auto& r) { r.set_dry_run(true); }))(kAdminA, "");
+  // Access lines are flushed in batches at most 100 ms apart.
+  absl::SleepFor(absl::Milliseconds(500));
+
+  for (const ServiceProcess* process :
+       {env_->planning.get(), env_->tracking.get(), env_->notify.get()}) {
+    const std::string log = process->log();
+    SCOPED_TRACE(process->log_path());
+    EXPECT_TRUE(absl::StrContains(log, "UNAUTHENTICATED")) << "no access line of a refused call";
+    for (const char* token :
+         {kReaderA, kWriterA, kAdminA, kAdminB, kUnknown, kService, kWrongService}) {
+      EXPECT_FALSE(absl::StrContains(log, token)) << "token " << token << " in the log";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace okr
