@@ -369,6 +369,21 @@ void ScoreGraph::PropagateObjective(int32_t o, double old_score, ScoreUpdate* up
 absl::StatusOr<ScoreGraph> ScoreGraph::Build(const std::vector<Objective>& objectives,
                                              const std::vector<KeyResult>& key_results,
                                              const std::vector<CheckIn>& check_ins) {
+  std::vector<const Objective*> o;
+  o.reserve(objectives.size());
+  for (const Objective& x : objectives) o.push_back(&x);
+  std::vector<const KeyResult*> k;
+  k.reserve(key_results.size());
+  for (const KeyResult& x : key_results) k.push_back(&x);
+  std::vector<const CheckIn*> c;
+  c.reserve(check_ins.size());
+  for (const CheckIn& x : check_ins) c.push_back(&x);
+  return Build(o, k, c);
+}
+
+absl::StatusOr<ScoreGraph> ScoreGraph::Build(absl::Span<const Objective* const> objectives,
+                                             absl::Span<const KeyResult* const> key_results,
+                                             absl::Span<const CheckIn* const> check_ins) {
   constexpr size_t kMaxNodes = 0x7fffffff;
   if (objectives.size() >= kMaxNodes || key_results.size() >= kMaxNodes) {
     return absl::InvalidArgumentError("plan too large to score: more than 2^31 nodes");
@@ -380,8 +395,8 @@ absl::StatusOr<ScoreGraph> ScoreGraph::Build(const std::vector<Objective>& objec
   // One arena for every id and title: a single allocation instead of a
   // million small strings.
   size_t arena_size = 0;
-  for (const Objective& o : objectives) arena_size += o.id.size() + o.title.size();
-  for (const KeyResult& k : key_results) arena_size += k.id.size() + k.title.size();
+  for (const Objective* o : objectives) arena_size += o->id.size() + o->title.size();
+  for (const KeyResult* k : key_results) arena_size += k->id.size() + k->title.size();
   if (arena_size > UINT32_MAX) {
     return absl::InvalidArgumentError("plan too large to score: ids and titles exceed 4 GiB");
   }
@@ -398,7 +413,7 @@ absl::StatusOr<ScoreGraph> ScoreGraph::Build(const std::vector<Objective>& objec
   g.objectives_.reserve(num_obj);
   g.objective_index_.reserve(num_obj);
   for (int32_t o = 0; o < num_obj; ++o) {
-    const Objective& in = objectives[o];
+    const Objective& in = *objectives[o];
     ObjNode& n = g.objectives_.emplace_back();
     n.id = intern(in.id);
     n.title = intern(in.title);
@@ -416,7 +431,7 @@ absl::StatusOr<ScoreGraph> ScoreGraph::Build(const std::vector<Objective>& objec
   g.kr_index_.reserve(num_kr);
   int32_t previous_objective = -1;
   for (int32_t k = 0; k < num_kr; ++k) {
-    const KeyResult& in = key_results[k];
+    const KeyResult& in = *key_results[k];
     KrNode& kr = g.key_results_.emplace_back();
     kr.id = intern(in.id);
     kr.title = intern(in.title);
@@ -446,8 +461,8 @@ absl::StatusOr<ScoreGraph> ScoreGraph::Build(const std::vector<Objective>& objec
 
   // Resolve alignment links to indexes.
   for (int32_t o = 0; o < num_obj; ++o) {
-    const Alignment& a = objectives[o].alignment;
-    const std::string& id = objectives[o].id;
+    const Alignment& a = objectives[o]->alignment;
+    const std::string& id = objectives[o]->id;
     ObjNode& n = g.objectives_[o];
     if (a.kind == AlignmentKind::kObjective) {
       if (a.parent_objective_id.empty()) {
@@ -550,7 +565,8 @@ absl::StatusOr<ScoreGraph> ScoreGraph::Build(const std::vector<Objective>& objec
   // Check-ins often come in KR order: try the KR after the previous match
   // before hashing.
   int32_t next_kr = 0;
-  for (const CheckIn& c : check_ins) {
+  for (const CheckIn* check_in : check_ins) {
+    const CheckIn& c = *check_in;
     int32_t k = -1;
     if (next_kr < num_kr && g.Str(g.key_results_[next_kr].id) == c.key_result_id) {
       k = next_kr;

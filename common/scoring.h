@@ -64,6 +64,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/model.h"
 
 namespace okr {
@@ -178,6 +179,12 @@ class ScoreGraph {
   static absl::StatusOr<ScoreGraph> Build(const std::vector<Objective>& objectives,
                                           const std::vector<KeyResult>& key_results,
                                           const std::vector<CheckIn>& check_ins);
+  // The same over pointers, for a caller that holds the plan elsewhere (a
+  // service's plan mirror) and must not copy it: 100,000 objectives and
+  // 400,000 KRs are about 200 MB of strings.
+  static absl::StatusOr<ScoreGraph> Build(absl::Span<const Objective* const> objectives,
+                                          absl::Span<const KeyResult* const> key_results,
+                                          absl::Span<const CheckIn* const> check_ins);
 
   ScoreGraph(ScoreGraph&&) = default;
   ScoreGraph& operator=(ScoreGraph&&) = default;

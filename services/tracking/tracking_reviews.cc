@@ -385,6 +385,7 @@ absl::Status Tracking::RebuildRollups(absl::string_view org_id,
   } else {
     WriteCache(org, keys, /*all=*/false);
   }
+  internal::ReturnFreedMemory();
   const absl::Duration took = absl::Now() - started;
   const int64_t seconds = absl::ToInt64Seconds(took);
   response->mutable_duration()->set_seconds(seconds);
