@@ -290,8 +290,8 @@ void FillPace(const Tracking::Org& org, const Objective& objective, absl::Time n
   pace->set_status(ToProto(report.status));
 }
 
-absl::StatusOr<v1::ObjectiveScore> ObjectiveScoreOf(const Tracking::Org& org,
-                                                    absl::string_view id, absl::Time now) {
+absl::StatusOr<v1::ObjectiveScore> ObjectiveScoreOf(const Tracking::Org& org, absl::string_view id,
+                                                    absl::Time now, bool with_pace) {
   if (auto it = org.frozen.objectives.find(id); it != org.frozen.objectives.end()) {
     return it->second;
   }
@@ -324,7 +324,7 @@ absl::StatusOr<v1::ObjectiveScore> ObjectiveScoreOf(const Tracking::Org& org,
   const double effective = s.has_final_score() ? s.final_score() : computed;
   s.set_grade(ToProto(GradeOf(effective)));
   s.set_success(IsSuccess(objective->kind, effective));
-  FillPace(org, *objective, now, &s);
+  if (with_pace) FillPace(org, *objective, now, &s);
   const NodeStamp stamp = ObjectiveStamp(org, id);
   s.set_score_version(stamp.tracking_sequence + org.graph_plan_sequence);
   *s.mutable_compute_time() = ToProto(std::max(stamp.time, org.graph_time));
@@ -605,9 +605,11 @@ absl::StatusOr<LocalScore> LocalScoreOf(const Tracking::Org& org, const ScoreKey
     local.body = s.SerializeAsString();
     local.version = VersionOf(org, internal::KeyResultStamp(org, key.id));
   } else {
-    OKR_ASSIGN_OR_RETURN(v1::ObjectiveScore s, ObjectiveScoreOf(org, key.id, now));
+    // The cache keeps no pace (it moves with the clock; readers add it).
+    OKR_ASSIGN_OR_RETURN(v1::ObjectiveScore s,
+                         ObjectiveScoreOf(org, key.id, now, /*with_pace=*/false));
     local.frozen = s.frozen();
-    s.clear_pace();
+    s.clear_pace();  // a frozen score carries the pace it closed with
     s.clear_key_result_scores();
     local.body = s.SerializeAsString();
     local.version = VersionOf(org, internal::ObjectiveStamp(org, key.id));

@@ -191,11 +191,12 @@ struct CycleInstants {
 CycleInstants InstantsOf(const Tracking::Org& org, const Cycle& cycle, int default_grace_days);
 
 // The current score messages of a key result / objective, computed from
-// memory (frozen scores win), pace at `now`.
+// memory (frozen scores win), with the pace at `now` unless !with_pace (the
+// cache's copy has none: it would cost a pass over the objective's KRs).
 absl::StatusOr<v1::KeyResultScore> KeyResultScoreOf(const Tracking::Org& org,
                                                     absl::string_view id);
-absl::StatusOr<v1::ObjectiveScore> ObjectiveScoreOf(const Tracking::Org& org,
-                                                    absl::string_view id, absl::Time now);
+absl::StatusOr<v1::ObjectiveScore> ObjectiveScoreOf(const Tracking::Org& org, absl::string_view id,
+                                                    absl::Time now, bool with_pace = true);
 // Fills the objective's pace from its effective score at `now`.
 void FillPace(const Tracking::Org& org, const Objective& objective, absl::Time now,
               v1::ObjectiveScore* score);
