@@ -152,6 +152,8 @@ class RedisServer {
   int port() const { return port_; }
   std::string host() const { return "127.0.0.1"; }
   std::string log_path() const { return dir_.File("redis.log"); }
+  // The server's process id; 0 when it is not running.
+  pid_t pid() const { return process_ == nullptr ? 0 : process_->pid(); }
 
  private:
   RedisServer(RedisServerOptions options, TempDir dir)

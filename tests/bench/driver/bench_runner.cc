@@ -5,6 +5,7 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -74,6 +75,26 @@ absl::StatusOr<int64_t> ReadRssBytes(pid_t pid) {
     if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &kb)) return kb * 1024;
   }
   return absl::InternalError(absl::StrCat("no VmRSS in /proc/", pid, "/status"));
+}
+
+// User + system CPU time of process `pid` so far (all its threads), from
+// /proc/PID/stat; zero when it cannot be read (the process is gone).
+absl::Duration ReadCpuTime(pid_t pid) {
+  const std::string stat = ReadFileToString(absl::StrCat("/proc/", pid, "/stat"));
+  // The command name (field 2) is in parentheses and may hold spaces.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return absl::ZeroDuration();
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(close + 1), ' ', absl::SkipEmpty());
+  // After the name: state is field 3, utime field 14, stime field 15.
+  int64_t utime = 0;
+  int64_t stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return absl::ZeroDuration();
+  }
+  static const long ticks = sysconf(_SC_CLK_TCK);
+  return absl::Seconds(static_cast<double>(utime + stime) / static_cast<double>(ticks));
 }
 
 std::string CpuModel() {
@@ -377,6 +398,45 @@ class Runner {
     return absl::OkStatus();
   }
 
+  // The processes whose CPU a load point accounts: okr-bench itself (the
+  // load generator) and every server it started.
+  std::vector<std::pair<std::string, pid_t>> CpuProcesses() const {
+    std::vector<std::pair<std::string, pid_t>> out = {{"client", getpid()}};
+    for (const auto& [name, process] :
+         {std::pair{"okr-bench-server", bench_server_.get()},
+          std::pair{"planning", planning_.get()}, std::pair{"tracking", tracking_.get()},
+          std::pair{"notify", notify_.get()}}) {
+      if (process != nullptr) out.emplace_back(name, process->process().pid());
+    }
+    if (redis_ != nullptr) out.emplace_back("redis", redis_->pid());
+    return out;
+  }
+
+  // Records the CPU each process spent per call of a load point: the CPU
+  // between before and now over the calls of warm-up and window (warm-up
+  // calls estimated at the window's rate). Processes under 1 us per call
+  // are left out.
+  void NoteCpuPerCall(const std::string& point,
+                      const std::vector<std::pair<std::string, pid_t>>& processes,
+                      const std::vector<absl::Duration>& before, const LoadResult& result,
+                      absl::Duration warmup) {
+    const double calls =
+        static_cast<double>(result.calls) + result.qps * absl::ToDoubleSeconds(warmup);
+    if (calls < 1) return;
+    std::vector<std::pair<std::string, absl::Duration>> per_call;
+    std::string line = absl::StrCat(point, " CPU per call:");
+    for (size_t i = 0; i < processes.size(); ++i) {
+      const absl::Duration used = ReadCpuTime(processes[i].second) - before[i];
+      const absl::Duration each = used / calls;
+      if (each < absl::Microseconds(1)) continue;
+      per_call.emplace_back(processes[i].first, each);
+      absl::StrAppend(&line, " ", processes[i].first, " ",
+                      absl::StrFormat("%.0f", absl::ToDoubleMicroseconds(each)), " us");
+    }
+    Log(line);
+    out_->cpu_per_call.emplace_back(point, std::move(per_call));
+  }
+
   // Runs one load point; a failed call is a failure of `scenario`.
   absl::StatusOr<LoadResult> Load(absl::string_view scenario, absl::string_view what,
                                   const std::string& target, const std::string& method,
@@ -391,11 +451,16 @@ class Runner {
     options.warmup = warmup.value_or(config_.warmup);
     options.duration = duration.value_or(config_.duration);
     options.metadata = std::move(metadata);
+    const std::vector<std::pair<std::string, pid_t>> processes = CpuProcesses();
+    std::vector<absl::Duration> cpu_before;
+    for (const auto& [name, pid] : processes) cpu_before.push_back(ReadCpuTime(pid));
     absl::StatusOr<LoadResult> result = RunLoad(options, std::move(source));
     if (!result.ok()) {
       return absl::Status(result.status().code(),
                           absl::StrCat(what, ": ", result.status().message()));
     }
+    NoteCpuPerCall(absl::StrCat(what, " @", in_flight), processes, cpu_before, *result,
+                   options.warmup);
     Log(absl::StrFormat("%s @%d: %.0f/s p50 %.0f us p99 %.0f us (%d calls, %d errors)", what,
                         in_flight, result->qps,
                         absl::ToDoubleMicroseconds(result->latency.Percentile(50)),

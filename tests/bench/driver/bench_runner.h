@@ -46,6 +46,10 @@ struct BenchOutcome {
   std::vector<Row> rows;
   // Wall time of each phase, in order (starting services, loading, each scenario).
   std::vector<std::pair<std::string, absl::Duration>> phases;
+  // Per load point, "<what> @<in flight>" and the CPU time per completed
+  // call of each process (client = okr-bench itself), warm-up included.
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, absl::Duration>>>>
+      cpu_per_call;
   // Correctness failures, each naming its scenario; non-empty means exit 1.
   std::vector<std::string> failures;
   // Facts about the run for the JSON meta block (machine, sizes, work dir).

@@ -107,6 +107,40 @@ int main(int argc, char** argv) {
     absl::StrAppend(&markdown, "- ", key, ": ", value, "\n");
   }
   absl::StrAppend(&markdown, "\n", okr::bench::RenderMarkdown(outcome->rows, config->smoke));
+  if (!outcome->cpu_per_call.empty()) {
+    // One column per process, in the order they first appear.
+    std::vector<std::string> columns;
+    for (const auto& [point, usage] : outcome->cpu_per_call) {
+      for (const auto& [process, each] : usage) {
+        if (std::find(columns.begin(), columns.end(), process) == columns.end()) {
+          columns.push_back(process);
+        }
+      }
+    }
+    absl::StrAppend(&markdown,
+                    "\nCPU per call, us (each process's user + system time over the calls of "
+                    "the point, warm-up included; blank: under 1 us):\n\n| load point |");
+    for (const std::string& c : columns) absl::StrAppend(&markdown, " ", c, " |");
+    absl::StrAppend(&markdown, " total |\n| --- |");
+    for (size_t i = 0; i <= columns.size(); ++i) absl::StrAppend(&markdown, " ---: |");
+    absl::StrAppend(&markdown, "\n");
+    for (const auto& [point, usage] : outcome->cpu_per_call) {
+      absl::StrAppend(&markdown, "| ", point, " |");
+      absl::Duration total;
+      for (const std::string& c : columns) {
+        auto it =
+            std::find_if(usage.begin(), usage.end(), [&](const auto& u) { return u.first == c; });
+        if (it == usage.end()) {
+          absl::StrAppend(&markdown, " |");
+          continue;
+        }
+        total += it->second;
+        absl::StrAppend(&markdown,
+                        absl::StrFormat(" %.0f |", absl::ToDoubleMicroseconds(it->second)));
+      }
+      absl::StrAppend(&markdown, absl::StrFormat(" %.0f |\n", absl::ToDoubleMicroseconds(total)));
+    }
+  }
   absl::StrAppend(&markdown, "\nPhases:\n\n");
   for (const auto& [name, took] : outcome->phases) {
     absl::StrAppend(&markdown,
