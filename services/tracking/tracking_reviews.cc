@@ -383,10 +383,12 @@ absl::Status Tracking::RebuildRollups(absl::string_view org_id,
       response->set_key_results_rebuilt(response->key_results_rebuilt() + 1);
     }
   }
+  absl::Time cleared = scored;
   if (request.cycle_id().empty() && cache_ != nullptr) {
     // A full rebuild starts from an empty cache, so nothing of a deleted
     // objective or key result lingers.
     if (!cache_->Clear(org.id).ok()) org.cache_dirty = true;
+    cleared = absl::Now();
     WriteCache(org, {}, /*all=*/true);
   } else {
     WriteCache(org, keys, /*all=*/false);
@@ -403,7 +405,8 @@ absl::Status Tracking::RebuildRollups(absl::string_view org_id,
            {"store_ms", absl::ToInt64Milliseconds(loaded - planned)},
            {"apply_ms", absl::ToInt64Milliseconds(applied - loaded)},
            {"graph_ms", absl::ToInt64Milliseconds(scored - applied)},
-           {"cache_ms", absl::ToInt64Milliseconds(cached - scored)},
+           {"clear_ms", absl::ToInt64Milliseconds(cleared - scored)},
+           {"cache_ms", absl::ToInt64Milliseconds(cached - cleared)},
            {"total_ms", absl::ToInt64Milliseconds(took)}});
   const int64_t seconds = absl::ToInt64Seconds(took);
   response->mutable_duration()->set_seconds(seconds);
