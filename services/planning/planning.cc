@@ -207,7 +207,7 @@ absl::Status LoadInto(PlanningStore& store, absl::string_view org,
   for (const StoredResource& resource : stored.resources) {
     OKR_ASSIGN_OR_RETURN(Resource parsed,
                          ParseResource(resource.kind, resource.body, org));
-    loaded.Put(parsed);
+    loaded.Put(std::move(parsed));
   }
   loaded.set_sequence(stored.latest_sequence);
   state = std::move(loaded);
@@ -233,7 +233,7 @@ absl::Status CatchUp(PlanningStore& store, absl::string_view org,
         state.Erase(stored.kind, stored.id);
       } else {
         OKR_ASSIGN_OR_RETURN(Resource resource, SnapshotOf(change, org));
-        state.Put(resource);
+        state.Put(std::move(resource));
       }
       state.set_sequence(stored.sequence);
     }
@@ -421,11 +421,16 @@ absl::StatusOr<Planning::ChangeBatch> Planning::ListPlanChanges(
     return MakeInvalidArgument(
         {{"after_sequence", "must not be negative; 0 reads from the start"}});
   }
+  if (org.empty()) return absl::InvalidArgumentError("no organisation given");
   limit = std::clamp(limit, 1, 1000);
-  OKR_RETURN_IF_ERROR(
-      Read(org, [](const OrgState&) { return absl::OkStatus(); }));
+  // Served from the store alone, without the organisation's OrgState: a
+  // cold organisation's first page would otherwise wait for planning to load
+  // the whole plan (seconds at 100,000 objectives, past a caller's deadline).
+  // An organisation is bootstrapped exactly when it has committed anything:
+  // no write but BootstrapOrganisation commits to a missing organisation.
   ChangeBatch batch;
   OKR_ASSIGN_OR_RETURN(batch.latest_sequence, store_->LatestSequence(org));
+  if (batch.latest_sequence == 0) return NotBootstrapped(org);
   OKR_ASSIGN_OR_RETURN(batch.changes,
                        store_->ListChanges(org, after_sequence, limit));
   return batch;

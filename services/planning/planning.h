@@ -366,6 +366,8 @@ class Planning {
   // --- Change feed (planning.cc) -----------------------------------------------
   // Up to `limit` (1..1000) entries after `after_sequence`, as serialized
   // okr.v1.PlanChange messages, and the organisation's latest sequence.
+  // Read from the store alone (the organisation's state is not loaded);
+  // NOT_FOUND "organisation 'x' is not bootstrapped" as for any read.
   struct ChangeBatch {
     std::vector<StoredChange> changes;
     int64_t latest_sequence = 0;

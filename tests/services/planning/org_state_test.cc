@@ -509,6 +509,57 @@ TEST_F(PlanningCoreTest, ARequestIdRunsOnceAndRefusesOtherContent) {
   EXPECT_EQ(bad_id.code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Forwards to a store but refuses LoadOrganisation: whatever still works
+// over it does not load the organisation's state.
+class NoLoadStore final : public PlanningStore {
+ public:
+  explicit NoLoadStore(PlanningStore* store) : store_(store) {}
+  absl::StatusOr<StoredOrganisation> LoadOrganisation(absl::string_view) override {
+    return absl::InternalError("LoadOrganisation called");
+  }
+  absl::StatusOr<std::vector<Id>> ListOrganisationIds() override {
+    return store_->ListOrganisationIds();
+  }
+  absl::Status Commit(const PlanCommit& commit) override { return store_->Commit(commit); }
+  absl::StatusOr<int64_t> LatestSequence(absl::string_view org) override {
+    return store_->LatestSequence(org);
+  }
+  absl::StatusOr<std::vector<StoredChange>> ListChanges(absl::string_view org, int64_t after,
+                                                        int limit) override {
+    return store_->ListChanges(org, after, limit);
+  }
+  absl::StatusOr<std::optional<StoredRequest>> FindRequest(absl::string_view org,
+                                                           absl::string_view method,
+                                                           absl::string_view request_id) override {
+    return store_->FindRequest(org, method, request_id);
+  }
+
+ private:
+  PlanningStore* const store_;
+};
+
+TEST_F(PlanningCoreTest, ChangeFeedOfAColdOrganisationDoesNotLoadIt) {
+  MakeFiscalYear(2027);  // bootstrap 1 + year and 4 quarters
+  NoLoadStore store(&store_);
+  Planning cold(&store, PlanningOptions{.clock = [this] { return now_; }});
+
+  absl::StatusOr<Planning::ChangeBatch> batch = cold.ListPlanChanges(kOrg, 0, 1000);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ(batch->changes.size(), 6u);
+  EXPECT_EQ(batch->latest_sequence, 6);
+  absl::StatusOr<Planning::ChangeBatch> tail = cold.ListPlanChanges(kOrg, 4, 1);
+  ASSERT_TRUE(tail.ok()) << tail.status();
+  ASSERT_EQ(tail->changes.size(), 1u);
+  EXPECT_EQ(tail->changes[0].sequence, 5);
+  EXPECT_EQ(tail->latest_sequence, 6);
+
+  // An organisation nothing was committed to is not bootstrapped.
+  const absl::Status unknown = cold.ListPlanChanges("nobody", 0, 10).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(unknown.message()), ::testing::HasSubstr("not bootstrapped"));
+  EXPECT_EQ(cold.ListPlanChanges("", 0, 10).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(PlanningCoreTest, UnknownOrganisationIsNotFound) {
   absl::Status status = planning_->Read(
       "nobody", [](const OrgState&) { return absl::OkStatus(); });
