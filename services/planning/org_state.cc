@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -307,39 +308,63 @@ void OrgState::UnindexPerson(const Person& person) {
   }
 }
 
+namespace {
+
+// Stores `value` under `id` with one search of `map` (a catch-up puts
+// hundreds of thousands of resources, and a search of a large btree_map
+// costs about as much as the insert): `unindex(old)` runs first when it
+// replaces a stored value. Returns the stored value.
+template <typename T, typename V, typename Unindex>
+const T& Upsert(absl::btree_map<Id, T>& map, const Id& id, V&& value, Unindex unindex) {
+  auto it = map.lower_bound(id);
+  if (it != map.end() && it->first == id) {
+    unindex(it->second);
+    it->second = std::forward<V>(value);
+  } else {
+    it = map.emplace_hint(it, id, std::forward<V>(value));
+  }
+  return it->second;
+}
+
+}  // namespace
+
+template <typename T>
+void OrgState::PutValue(T&& resource) {
+  using R = std::decay_t<T>;
+  // Indexes read the stored value: `resource` may have been moved from.
+  const Id id = resource.id;
+  if constexpr (std::is_same_v<R, Organisation>) {
+    organisation_ = std::forward<T>(resource);
+    exists_ = true;
+  } else if constexpr (std::is_same_v<R, Team>) {
+    const Team& stored = Upsert(teams_, id, std::forward<T>(resource), [this](const Team& old) {
+      RemoveFrom(teams_by_parent_, old.parent_team_id, old.id);
+    });
+    // Top-level teams too (key ""): they are siblings of each other.
+    teams_by_parent_[stored.parent_team_id].insert(id);
+  } else if constexpr (std::is_same_v<R, Person>) {
+    IndexPerson(Upsert(people_, id, std::forward<T>(resource),
+                       [this](const Person& old) { UnindexPerson(old); }));
+  } else if constexpr (std::is_same_v<R, Cycle>) {
+    Upsert(cycles_, id, std::forward<T>(resource), [](const Cycle&) {});
+  } else if constexpr (std::is_same_v<R, Objective>) {
+    Index(Upsert(objectives_, id, std::forward<T>(resource),
+                 [this](const Objective& old) { Unindex(old); }));
+  } else if constexpr (std::is_same_v<R, KeyResult>) {
+    const KeyResult& stored =
+        Upsert(key_results_, id, std::forward<T>(resource), [this](const KeyResult& old) {
+          RemoveFrom(key_results_by_objective_, old.objective_id, old.id);
+        });
+    AddTo(key_results_by_objective_, stored.objective_id, id);
+  }
+}
+
 void OrgState::Put(const Resource& resource) {
-  std::visit(
-      [this](const auto& r) {
-        using T = std::decay_t<decltype(r)>;
-        if constexpr (std::is_same_v<T, Organisation>) {
-          organisation_ = r;
-          exists_ = true;
-        } else if constexpr (std::is_same_v<T, Team>) {
-          if (const Team* old = FindTeam(r.id)) {
-            RemoveFrom(teams_by_parent_, old->parent_team_id, old->id);
-          }
-          teams_.insert_or_assign(r.id, r);
-          // Top-level teams too (key ""): they are siblings of each other.
-          teams_by_parent_[r.parent_team_id].insert(r.id);
-        } else if constexpr (std::is_same_v<T, Person>) {
-          if (const Person* old = FindPerson(r.id)) UnindexPerson(*old);
-          people_.insert_or_assign(r.id, r);
-          IndexPerson(r);
-        } else if constexpr (std::is_same_v<T, Cycle>) {
-          cycles_.insert_or_assign(r.id, r);
-        } else if constexpr (std::is_same_v<T, Objective>) {
-          if (const Objective* old = FindObjective(r.id)) Unindex(*old);
-          objectives_.insert_or_assign(r.id, r);
-          Index(r);
-        } else if constexpr (std::is_same_v<T, KeyResult>) {
-          if (const KeyResult* old = FindKeyResult(r.id)) {
-            RemoveFrom(key_results_by_objective_, old->objective_id, old->id);
-          }
-          key_results_.insert_or_assign(r.id, r);
-          AddTo(key_results_by_objective_, r.objective_id, r.id);
-        }
-      },
-      resource);
+  std::visit([this](const auto& r) { PutValue(r); }, resource);
+}
+
+void OrgState::Put(Resource&& resource) {
+  std::visit([this](auto&& r) { PutValue(std::move(r)); }, std::move(resource));
 }
 
 void OrgState::Erase(ResourceKind kind, absl::string_view id) {

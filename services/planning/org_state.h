@@ -147,6 +147,9 @@ class OrgState {
 
   // --- Used by the planning core only ---------------------------------------
   void Put(const Resource& resource);
+  // The same, moving the resource in instead of copying it (a catch-up
+  // applies hundreds of thousands).
+  void Put(Resource&& resource);
   void Erase(ResourceKind kind, absl::string_view id);
   void set_sequence(int64_t sequence) { sequence_ = sequence; }
 
@@ -155,6 +158,9 @@ class OrgState {
   void Index(const Objective& objective);
   void UnindexPerson(const Person& person);
   void IndexPerson(const Person& person);
+  // Put's body for `const T&` and `T&&`.
+  template <typename T>
+  void PutValue(T&& resource);
 
   bool exists_ = false;
   Organisation organisation_;
