@@ -15,12 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/service_client.h"
 #include "common/model.h"
+#include "common/service_client.h"
 #include "services/planning/org_state.h"
 
 namespace okr::tracking {
@@ -56,6 +57,15 @@ class PlanSource {
   virtual absl::StatusOr<PlanDeltaPage> ChangesAfter(absl::string_view organisation_id,
                                                      int64_t after_sequence) = 0;
 
+  // The pages of `organisation_id`'s changes after `after_sequence`, each
+  // handed to `on_page` in order, until one reaches the latest sequence.
+  // Stops at the first failure, of a fetch or of `on_page`, and returns it;
+  // the pages handed over before it stay handed over. Every page is read
+  // after the call started. The default calls ChangesAfter page after page;
+  // GrpcPlanSource asks for the next page while `on_page` takes this one.
+  virtual absl::Status ForEachPage(absl::string_view organisation_id, int64_t after_sequence,
+                                   absl::FunctionRef<absl::Status(PlanDeltaPage&&)> on_page);
+
   // Moves a cycle one state forward (CloseCycle's last steps: ACTIVE ->
   // REVIEW -> CLOSED) and returns it as stored. `version` is the version
   // read; planning's own errors (ABORTED, FAILED_PRECONDITION, NOT_FOUND)
@@ -82,6 +92,9 @@ absl::StatusOr<PlanCatchUp> CatchUpPlan(PlanSource& source, absl::string_view or
 // what changed. Returns whether the plan now holds the page's latest
 // sequence (nothing more to fetch).
 bool ApplyPlanPage(const PlanDeltaPage& page, planning::OrgState& plan, PlanCatchUp* result);
+// The same, moving the page's resources into `plan` instead of copying them
+// (a first catch-up applies hundreds of thousands).
+bool ApplyPlanPage(PlanDeltaPage&& page, planning::OrgState& plan, PlanCatchUp* result);
 
 // The pages of `organisation_id`'s changes after `after_sequence`, fetched
 // until the latest, without touching any plan: the slow part of a catch-up,

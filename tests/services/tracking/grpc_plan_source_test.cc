@@ -615,5 +615,141 @@ TEST_F(ScriptedPlanningTest, AChangeWithoutSnapshotOrOutOfOrderIsInternal) {
   EXPECT_THAT(status.message(), HasSubstr("out of order"));
 }
 
+// Serves a feed of key-result changes 1..latest in pages of three, answers
+// the request after `fail_after` with FAILED_PRECONDITION, and sends change
+// `bad` with a key result type the model does not know.
+class PagedPlanning final : public v1::PlanningService::Service {
+ public:
+  grpc::Status ListPlanChanges(grpc::ServerContext*, const v1::ListPlanChangesRequest* request,
+                               v1::ListPlanChangesResponse* response) override {
+    absl::MutexLock lock(&mu_);
+    afters_.push_back(request->after_sequence());
+    if (request->after_sequence() == fail_after_) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "scripted refusal");
+    }
+    for (int64_t sequence = request->after_sequence() + 1;
+         sequence <= latest_ && sequence <= request->after_sequence() + 3; ++sequence) {
+      v1::PlanChange* change = response->add_changes();
+      change->set_sequence(sequence);
+      change->mutable_resource()->set_kind(v1::RESOURCE_KIND_KEY_RESULT);
+      change->mutable_resource()->set_id(absl::StrCat("kr-", sequence));
+      v1::KeyResult* kr = change->mutable_key_result();
+      kr->set_id(absl::StrCat("kr-", sequence));
+      kr->set_objective_id("obj-1");
+      kr->set_title("Raise NPS");
+      kr->set_type(sequence == bad_ ? static_cast<v1::KeyResultType>(42)
+                                    : v1::KEY_RESULT_TYPE_METRIC);
+      kr->set_target_value(10);
+    }
+    response->set_latest_sequence(latest_);
+    return grpc::Status::OK;
+  }
+
+  absl::Mutex mu_;
+  int64_t latest_ ABSL_GUARDED_BY(mu_) = 10;
+  int64_t fail_after_ ABSL_GUARDED_BY(mu_) = -1;
+  int64_t bad_ ABSL_GUARDED_BY(mu_) = -1;
+  std::vector<int64_t> afters_ ABSL_GUARDED_BY(mu_);
+};
+
+class PagedPlanningTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&planning_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    OKR_ASSERT_OK_AND_ASSIGN(source_,
+                             NewGrpcPlanSource(Options(absl::StrCat("127.0.0.1:", port_))));
+  }
+  void TearDown() override {
+    source_.reset();
+    if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  }
+
+  // The sequences of `pages`, in order.
+  static std::vector<int64_t> SequencesOf(const std::vector<PlanDeltaPage>& pages) {
+    std::vector<int64_t> sequences;
+    for (const PlanDeltaPage& page : pages) {
+      for (const PlanDelta& delta : page.changes) sequences.push_back(delta.sequence);
+    }
+    return sequences;
+  }
+
+  std::vector<int64_t> Afters() {
+    absl::MutexLock lock(&planning_.mu_);
+    return planning_.afters_;
+  }
+
+  PagedPlanning planning_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<PlanSource> source_;
+};
+
+TEST_F(PagedPlanningTest, FetchesEveryPageInOrderAskingOnceAfterEachPage) {
+  const FetchedPlanChanges fetched = FetchPlanChanges(*source_, kOrg, 0);
+  OKR_ASSERT_OK(fetched.status);
+  ASSERT_EQ(fetched.pages.size(), 4u);
+  EXPECT_THAT(SequencesOf(fetched.pages), ::testing::ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
+  EXPECT_EQ(fetched.pages.back().latest_sequence, 10);
+  EXPECT_THAT(Afters(), ::testing::ElementsAre(0, 3, 6, 9));
+
+  planning::OrgState plan;
+  OKR_ASSERT_OK_AND_ASSIGN(const PlanCatchUp caught_up, CatchUpPlan(*source_, kOrg, plan));
+  EXPECT_TRUE(caught_up.objectives_changed);
+  EXPECT_EQ(plan.sequence(), 10);
+  EXPECT_EQ(plan.key_results().size(), 10u);
+  ASSERT_NE(plan.FindKeyResult("kr-7"), nullptr);
+  EXPECT_EQ(plan.FindKeyResult("kr-7")->organisation_id, kOrg);
+  EXPECT_EQ(plan.KeyResultsOf("obj-1").size(), 10u);
+
+  // Caught up: one call, nothing to apply.
+  OKR_ASSERT_OK_AND_ASSIGN(const PlanCatchUp again, CatchUpPlan(*source_, kOrg, plan));
+  EXPECT_FALSE(again.objectives_changed);
+  EXPECT_EQ(Afters().back(), 10);
+}
+
+TEST_F(PagedPlanningTest, AFailedPageKeepsThePagesBeforeItAndARetryResumes) {
+  {
+    absl::MutexLock lock(&planning_.mu_);
+    planning_.fail_after_ = 6;
+  }
+  FetchedPlanChanges fetched = FetchPlanChanges(*source_, kOrg, 0);
+  EXPECT_EQ(fetched.status.code(), absl::StatusCode::kFailedPrecondition) << fetched.status;
+  EXPECT_THAT(fetched.status.message(), HasSubstr("scripted refusal"));
+  EXPECT_THAT(SequencesOf(fetched.pages), ::testing::ElementsAre(1, 2, 3, 4, 5, 6));
+
+  planning::OrgState plan;
+  absl::StatusOr<PlanCatchUp> caught_up = CatchUpPlan(*source_, kOrg, plan);
+  EXPECT_EQ(caught_up.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(plan.sequence(), 6);
+  EXPECT_EQ(plan.key_results().size(), 6u);
+
+  {
+    absl::MutexLock lock(&planning_.mu_);
+    planning_.fail_after_ = -1;
+  }
+  OKR_ASSERT_OK(CatchUpPlan(*source_, kOrg, plan).status());
+  EXPECT_EQ(plan.sequence(), 10);
+  EXPECT_EQ(Afters().back(), 9);
+}
+
+TEST_F(PagedPlanningTest, AChangeTheModelCannotHoldStopsAtItsPage) {
+  {
+    absl::MutexLock lock(&planning_.mu_);
+    planning_.bad_ = 5;
+  }
+  FetchedPlanChanges fetched = FetchPlanChanges(*source_, kOrg, 0);
+  EXPECT_EQ(fetched.status.code(), absl::StatusCode::kInternal) << fetched.status;
+  EXPECT_THAT(fetched.status.message(), HasSubstr("change 5 "));
+  EXPECT_THAT(SequencesOf(fetched.pages), ::testing::ElementsAre(1, 2, 3));
+
+  planning::OrgState plan;
+  EXPECT_EQ(CatchUpPlan(*source_, kOrg, plan).status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(plan.sequence(), 3);
+}
+
 }  // namespace
 }  // namespace okr::tracking
