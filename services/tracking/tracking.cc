@@ -1481,18 +1481,27 @@ absl::Status Tracking::ListStaleKeyResults(absl::string_view org_id,
       absl::string_view id;
     };
     std::vector<Row> rows;
+    // Whether an objective's key results are listed (its objective, else
+    // null), decided once per objective rather than once per key result.
+    absl::flat_hash_map<absl::string_view, const Objective*> listed;
     for (const auto& [id, kr] : plan.key_results()) {
       if (kr.archived) continue;
-      const Objective* objective = plan.FindObjective(kr.objective_id);
-      if (objective == nullptr || objective->state != ObjectiveState::kPublished) continue;
-      const Cycle* cycle = plan.FindCycle(objective->cycle_id);
-      if (cycle == nullptr || cycle->state != CycleState::kActive || IsFrozen(org, cycle->id)) {
-        continue;
+      auto [memo, added] = listed.try_emplace(kr.objective_id, nullptr);
+      if (added) {
+        const Objective* objective = plan.FindObjective(kr.objective_id);
+        if (objective == nullptr || objective->state != ObjectiveState::kPublished) continue;
+        const Cycle* cycle = plan.FindCycle(objective->cycle_id);
+        if (cycle == nullptr || cycle->state != CycleState::kActive || IsFrozen(org, cycle->id)) {
+          continue;
+        }
+        if (!request.cycle_id().empty() && cycle->id != request.cycle_id()) continue;
+        if (!request.team_id().empty() && objective->team_id != request.team_id()) continue;
+        memo->second = objective;
       }
-      if (!request.cycle_id().empty() && cycle->id != request.cycle_id()) continue;
+      const Objective* objective = memo->second;
+      if (objective == nullptr) continue;
       const absl::string_view owner = kr.owner_id.empty() ? objective->owner_id : kr.owner_id;
       if (!request.owner_id().empty() && owner != request.owner_id()) continue;
-      if (!request.team_id().empty() && objective->team_id != request.team_id()) continue;
       auto track = org.tracks.find(id);
       if (track != org.tracks.end() && track->second.last_time() >= since) continue;
       rows.push_back({owner, id});
@@ -1513,11 +1522,18 @@ absl::Status Tracking::ListStaleKeyResults(absl::string_view org_id,
   planning::PageRequest page{request.page_size(), request.page_token(), 100, 1000};
   OKR_ASSIGN_OR_RETURN(planning::PageSlice slice,
                        planning::Paginate(page, filter_key, listing->keys));
+  const Objective* last_objective = nullptr;  // an owner's key results often share one
   for (size_t i = slice.begin; i < slice.end; ++i) {
     const absl::string_view key = listing->keys[i];
     const size_t separator = key.find('\x1f');
     const KeyResult* kr = plan.FindKeyResult(key.substr(separator + 1));
-    const Objective* objective = kr == nullptr ? nullptr : plan.FindObjective(kr->objective_id);
+    const Objective* objective = nullptr;
+    if (kr != nullptr) {
+      objective = last_objective != nullptr && last_objective->id == kr->objective_id
+                      ? last_objective
+                      : plan.FindObjective(kr->objective_id);
+    }
+    last_objective = objective;
     if (objective == nullptr) {
       // The listing was built from this very plan (same sequence).
       return absl::InternalError(absl::StrCat("stale key result listing out of step at '",
