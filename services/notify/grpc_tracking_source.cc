@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "absl/time/time.h"
 #include "common/service_client.h"
 #include "common/status_macros.h"
+#include "google/protobuf/arena.h"
 #include "okr/v1/tracking.grpc.pb.h"
 #include "services/notify/tracking_source.h"
 
@@ -48,13 +50,7 @@ class GrpcTrackingSource final : public TrackingSource {
     if (organisation_id.empty()) {
       return absl::InvalidArgumentError("StaleKeyResults: no organisation given");
     }
-    v1::ListStaleKeyResultsRequest request;
-    // ToUnixSeconds rounds toward the past, so nanos stay in [0, 1e9).
-    const int64_t seconds = absl::ToUnixSeconds(since);
-    request.mutable_since()->set_seconds(seconds);
-    request.mutable_since()->set_nanos(
-        static_cast<int32_t>(absl::ToInt64Nanoseconds(since - absl::FromUnixSeconds(seconds))));
-    request.set_page_size(kStalePageSize);
+    v1::ListStaleKeyResultsRequest request = StaleRequest(since);
     std::vector<v1::StaleKeyResult> result;
     PageGuard guard("ListStaleKeyResults", organisation_id);
     for (;;) {
@@ -69,6 +65,48 @@ class GrpcTrackingSource final : public TrackingSource {
       if (response.next_page_token().empty()) return result;
       if (absl::Status s = guard.Next(response.next_page_token()); !s.ok()) return s;
       request.set_page_token(response.next_page_token());
+    }
+  }
+
+  // Fetches page n + 1 while `page` works through page n, each parsed into
+  // an arena of its own (freed at once when the next page arrives).
+  absl::Status ForEachStalePage(absl::string_view organisation_id, absl::Time since,
+                                StalePage page) override {
+    if (organisation_id.empty()) {
+      return absl::InvalidArgumentError("StaleKeyResults: no organisation given");
+    }
+    v1::ListStaleKeyResultsRequest request = StaleRequest(since);
+    struct Fetched {
+      google::protobuf::Arena arena;
+      v1::ListStaleKeyResultsResponse* response = nullptr;
+      grpc::Status status;
+    };
+    auto fetch = [&](const v1::ListStaleKeyResultsRequest& request) {
+      auto fetched = std::make_unique<Fetched>();
+      fetched->response =
+          google::protobuf::Arena::CreateMessage<v1::ListStaleKeyResultsResponse>(&fetched->arena);
+      grpc::ClientContext context;
+      client_.Prepare(organisation_id, context);
+      fetched->status = stub_->ListStaleKeyResults(&context, request, fetched->response);
+      return fetched;
+    };
+    PageGuard guard("ListStaleKeyResults", organisation_id);
+    std::unique_ptr<Fetched> current = fetch(request);
+    for (;;) {
+      if (!current->status.ok()) return client_.Failed("ListStaleKeyResults", current->status);
+      std::unique_ptr<Fetched> next;
+      std::thread prefetch;
+      const std::string& token = current->response->next_page_token();
+      if (!token.empty()) {
+        if (absl::Status s = guard.Next(token); !s.ok()) return s;
+        request.set_page_token(token);
+        prefetch = std::thread([&] { next = fetch(request); });
+      }
+      const absl::Status handled = page(current->response->stale_key_results());
+      if (prefetch.joinable()) prefetch.join();
+      if (!handled.ok()) return handled;
+      if (next == nullptr) return absl::OkStatus();
+      current = std::move(next);
     }
   }
 
@@ -98,6 +136,18 @@ class GrpcTrackingSource final : public TrackingSource {
   }
 
  private:
+  // The first page's request of the stale key results since `since`.
+  static v1::ListStaleKeyResultsRequest StaleRequest(absl::Time since) {
+    v1::ListStaleKeyResultsRequest request;
+    // ToUnixSeconds rounds toward the past, so nanos stay in [0, 1e9).
+    const int64_t seconds = absl::ToUnixSeconds(since);
+    request.mutable_since()->set_seconds(seconds);
+    request.mutable_since()->set_nanos(
+        static_cast<int32_t>(absl::ToInt64Nanoseconds(since - absl::FromUnixSeconds(seconds))));
+    request.set_page_size(kStalePageSize);
+    return request;
+  }
+
   // Stops a paging loop that would never end: a token seen before (tracking
   // handing back the same page forever) or more than kMaxPages pages.
   class PageGuard {

@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
 #include "absl/types/span.h"
 #include "common/calendar.h"
 #include "common/log.h"
@@ -179,14 +180,36 @@ std::string TimeText(absl::Time time, absl::TimeZone zone) {
   return absl::FormatTime("%Y-%m-%d", time, zone);
 }
 
-// "a; b; c and 2 more"
-std::string TitleList(const std::vector<std::string>& titles) {
-  std::vector<std::string> shown(titles.begin(),
-                                 titles.begin() + std::min<size_t>(titles.size(), kTitlesInText));
+// "a; b; c and 2 more": the first of `total` titles, `shown`.
+std::string TitleList(absl::Span<const std::string> shown, size_t total) {
+  shown = shown.subspan(0, kTitlesInText);
   std::string text = absl::StrJoin(shown, "; ");
-  if (titles.size() > shown.size()) absl::StrAppend(&text, " and ", titles.size() - shown.size(), " more");
+  if (total > shown.size()) absl::StrAppend(&text, " and ", total - shown.size(), " more");
   return text;
 }
+
+std::string TitleList(const std::vector<std::string>& titles) {
+  return TitleList(titles, titles.size());
+}
+
+// `prefix` + TimeText(time, zone), memoised per civil day and `owner` (what
+// the zone belongs to, the same zone for every call with it): a large run
+// formats hundreds of thousands of check-in dates, most of them shared.
+class DayTexts {
+ public:
+  explicit DayTexts(absl::string_view prefix) : prefix_(prefix) {}
+
+  const std::string& Get(const void* owner, absl::TimeZone zone, absl::Time time) {
+    const absl::CivilDay day = absl::ToCivilDay(time, zone);
+    auto [it, added] = texts_.try_emplace(std::make_pair(owner, day - absl::CivilDay()));
+    if (added) it->second = absl::StrCat(prefix_, TimeText(time, zone));
+    return it->second;
+  }
+
+ private:
+  const std::string prefix_;
+  absl::flat_hash_map<std::pair<const void*, int64_t>, std::string> texts_;
+};
 
 std::string Plural(size_t n, absl::string_view one, absl::string_view many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
@@ -356,37 +379,64 @@ class DueFinder {
     }
     std::vector<Due> due;
     for (const auto& [since, recipients] : by_since) {
-      OKR_ASSIGN_OR_RETURN(std::vector<v1::StaleKeyResult> stale,
-                           tracking_.StaleKeyResults(plan_.organisation().id, since));
-      absl::flat_hash_map<std::string, std::vector<const v1::StaleKeyResult*>> by_owner;
-      for (const v1::StaleKeyResult& kr : stale) by_owner[kr.owner_id()].push_back(&kr);
-      for (const Recipient& recipient : recipients) {
-        auto it = by_owner.find(recipient.person->id);
-        if (it == by_owner.end()) continue;
-        Due item{NewDue(*recipient.person, v1::REMINDER_KIND_WEEKLY_CHECK_IN, *recipient.policy,
-                        recipient.window),
-                 recipient.person};
-        std::vector<std::string> titles;
-        for (const v1::StaleKeyResult* kr : it->second) {
-          v1::DueItem* due_item = item.reminder.add_due_items();
-          *due_item->mutable_target() = Ref(v1::RESOURCE_KIND_KEY_RESULT, kr->key_result_id());
-          due_item->set_title(kr->key_result_title());
-          if (kr->has_last_check_in_time()) {
-            absl::Time last;
-            OKR_RETURN_IF_ERROR(FromProto(kr->last_check_in_time(), "last_check_in_time", &last));
-            due_item->set_detail(
-                absl::StrCat("no check-in since ", TimeText(last, recipient.policy->zone)));
-            *due_item->mutable_last_check_in_time() = kr->last_check_in_time();
-          } else {
-            due_item->set_detail("no check-in yet");
-          }
-          titles.push_back(kr->key_result_title());
-        }
-        item.reminder.set_text(absl::StrCat(
-            "Weekly check-in (", recipient.window.key, "): ",
-            Plural(titles.size(), "key result needs", "key results need"),
-            " a check-in: ", TitleList(titles)));
-        due.push_back(std::move(item));
+      // What each recipient is due, filled page by page as tracking's
+      // listing arrives, then taken in the recipients' order.
+      absl::flat_hash_map<absl::string_view, size_t> by_person;
+      by_person.reserve(recipients.size());
+      for (size_t i = 0; i < recipients.size(); ++i) by_person.emplace(recipients[i].person->id, i);
+      struct Building {
+        Due item;
+        size_t titles = 0;
+        std::vector<std::string> shown;  // the first kTitlesInText titles
+      };
+      std::vector<int> slot(recipients.size(), -1);  // into building
+      std::vector<Building> building;
+      DayTexts since_texts("no check-in since ");
+      OKR_RETURN_IF_ERROR(tracking_.ForEachStalePage(
+          plan_.organisation().id, since,
+          [&](const google::protobuf::RepeatedPtrField<v1::StaleKeyResult>& page) -> absl::Status {
+            for (const v1::StaleKeyResult& kr : page) {
+              auto it = by_person.find(kr.owner_id());
+              if (it == by_person.end()) continue;
+              const Recipient& recipient = recipients[it->second];
+              int& index = slot[it->second];
+              if (index < 0) {
+                index = static_cast<int>(building.size());
+                building.push_back({Due{NewDue(*recipient.person, v1::REMINDER_KIND_WEEKLY_CHECK_IN,
+                                               *recipient.policy, recipient.window),
+                                        recipient.person},
+                                    0,
+                                    {}});
+              }
+              Building& b = building[index];
+              v1::DueItem* due_item = b.item.reminder.add_due_items();
+              v1::ResourceRef* target = due_item->mutable_target();
+              target->set_kind(v1::RESOURCE_KIND_KEY_RESULT);
+              target->set_id(kr.key_result_id());
+              due_item->set_title(kr.key_result_title());
+              if (kr.has_last_check_in_time()) {
+                absl::Time last;
+                OKR_RETURN_IF_ERROR(
+                    FromProto(kr.last_check_in_time(), "last_check_in_time", &last));
+                due_item->set_detail(
+                    since_texts.Get(recipient.policy, recipient.policy->zone, last));
+                *due_item->mutable_last_check_in_time() = kr.last_check_in_time();
+              } else {
+                due_item->set_detail("no check-in yet");
+              }
+              if (b.shown.size() < kTitlesInText) b.shown.push_back(kr.key_result_title());
+              ++b.titles;
+            }
+            return absl::OkStatus();
+          }));
+      for (size_t i = 0; i < recipients.size(); ++i) {
+        if (slot[i] < 0) continue;
+        Building& b = building[slot[i]];
+        b.item.reminder.set_text(
+            absl::StrCat("Weekly check-in (", recipients[i].window.key,
+                         "): ", Plural(b.titles, "key result needs", "key results need"),
+                         " a check-in: ", TitleList(b.shown, b.titles)));
+        due.push_back(std::move(b.item));
       }
     }
     return due;

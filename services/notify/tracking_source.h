@@ -5,10 +5,13 @@
 #ifndef OKR_SERVICES_NOTIFY_TRACKING_SOURCE_H_
 #define OKR_SERVICES_NOTIFY_TRACKING_SOURCE_H_
 
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -27,6 +30,21 @@ class TrackingSource {
   // reached within the deadline.
   virtual absl::StatusOr<std::vector<v1::StaleKeyResult>> StaleKeyResults(
       absl::string_view organisation_id, absl::Time since) = 0;
+
+  // The same key results in the same order, handed to `page` a page at a
+  // time as they arrive (a large organisation's listing is never all in
+  // memory at once); the first error, of tracking or of `page`, ends it.
+  // The default calls StaleKeyResults and hands over one page.
+  using StalePage = absl::FunctionRef<absl::Status(
+      const google::protobuf::RepeatedPtrField<v1::StaleKeyResult>&)>;
+  virtual absl::Status ForEachStalePage(absl::string_view organisation_id, absl::Time since,
+                                        StalePage page) {
+    absl::StatusOr<std::vector<v1::StaleKeyResult>> all = StaleKeyResults(organisation_id, since);
+    if (!all.ok()) return all.status();
+    google::protobuf::RepeatedPtrField<v1::StaleKeyResult> one(
+        std::make_move_iterator(all->begin()), std::make_move_iterator(all->end()));
+    return page(one);
+  }
 
   // Every review of the objectives of `cycle_id` of `kind` (all pages of
   // ListReviews).

@@ -339,6 +339,59 @@ TEST_F(TrackingSourceFakeTest, ReadsEveryPageOfStaleKeyResults) {
   EXPECT_EQ(tokens, (std::vector<std::string>{"", "p1000", "p2000"}));
 }
 
+TEST_F(TrackingSourceFakeTest, HandsStaleKeyResultsOverAPageAtATimeInOrder) {
+  constexpr int kCount = 2345;
+  for (int i = 0; i < kCount; ++i) {
+    v1::StaleKeyResult stale;
+    stale.set_key_result_id(absl::StrCat("kr-", i));
+    stale.set_owner_id(absl::StrCat("p-", i / 10));
+    tracking_.stale.push_back(stale);
+  }
+  std::unique_ptr<TrackingSource> source = Source();
+  ASSERT_NE(source, nullptr);
+  std::vector<std::string> ids;
+  std::vector<int> sizes;
+  OKR_ASSERT_OK(source->ForEachStalePage(
+      "acme", absl::FromUnixSeconds(1800000000),
+      [&](const google::protobuf::RepeatedPtrField<v1::StaleKeyResult>& page) {
+        sizes.push_back(page.size());
+        for (const v1::StaleKeyResult& stale : page) ids.push_back(stale.key_result_id());
+        return absl::OkStatus();
+      }));
+  EXPECT_EQ(sizes, (std::vector<int>{1000, 1000, 345}));
+  ASSERT_EQ(ids.size(), static_cast<size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) ASSERT_EQ(ids[i], absl::StrCat("kr-", i)) << "at " << i;
+  EXPECT_EQ(tracking_.seen().size(), 3u);
+
+  // An error of the callback ends the listing with that error (the page
+  // fetched meanwhile is dropped).
+  int pages = 0;
+  absl::Status stopped =
+      source->ForEachStalePage("acme", absl::FromUnixSeconds(1800000000),
+                               [&](const google::protobuf::RepeatedPtrField<v1::StaleKeyResult>&) {
+                                 ++pages;
+                                 return absl::AbortedError("enough");
+                               });
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kAborted) << stopped;
+  EXPECT_EQ(pages, 1);
+  EXPECT_LE(tracking_.seen().size(), 5u);
+
+  // Tracking's errors and a repeated token end it too.
+  tracking_.repeat_token = true;
+  absl::Status looping = source->ForEachStalePage(
+      "acme", absl::Now(), [](const google::protobuf::RepeatedPtrField<v1::StaleKeyResult>&) {
+        return absl::OkStatus();
+      });
+  EXPECT_EQ(looping.code(), absl::StatusCode::kInternal) << looping;
+  tracking_.repeat_token = false;
+  tracking_.fail = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "since: required");
+  absl::Status failed = source->ForEachStalePage(
+      "acme", absl::Now(), [](const google::protobuf::RepeatedPtrField<v1::StaleKeyResult>&) {
+        return absl::OkStatus();
+      });
+  EXPECT_EQ(failed.code(), absl::StatusCode::kInvalidArgument) << failed;
+}
+
 TEST_F(TrackingSourceFakeTest, ReadsEveryPageOfReviews) {
   for (int i = 0; i < 1200; ++i) {
     v1::Review review;
