@@ -69,6 +69,12 @@ class InstrumentedNotifyStore final : public NotifyStore {
     return append_deliveries_.Measure(
         [&] { return store_->AppendDeliveries(organisation_id, deliveries); });
   }
+  absl::Status RecordPublished(absl::string_view organisation_id,
+                               absl::Span<const StoredDelivery> deliveries,
+                               absl::Span<const Id> reminder_ids) override {
+    return record_published_.Measure(
+        [&] { return store_->RecordPublished(organisation_id, deliveries, reminder_ids); });
+  }
   absl::StatusOr<DeliveryPage> ListDeliveries(absl::string_view organisation_id,
                                               const DeliveryQuery& query) override {
     return list_deliveries_.Measure(
@@ -105,6 +111,7 @@ class InstrumentedNotifyStore final : public NotifyStore {
   metrics::StoreOperation mark_published_{kService, "MarkPublished"};
   metrics::StoreOperation list_reminders_{kService, "ListReminders"};
   metrics::StoreOperation append_deliveries_{kService, "AppendDeliveries"};
+  metrics::StoreOperation record_published_{kService, "RecordPublished"};
   metrics::StoreOperation list_deliveries_{kService, "ListDeliveries"};
   metrics::StoreOperation lease_webhook_tasks_{kService, "LeaseWebhookTasks"};
   metrics::StoreOperation complete_webhook_attempt_{kService, "CompleteWebhookAttempt"};

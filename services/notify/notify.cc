@@ -7,6 +7,7 @@
 #include <cmath>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -911,21 +912,40 @@ absl::Status Notify::RunDueReminders(absl::string_view org,
   absl::Status redis_error;
   int64_t published_total = 0;
   int64_t retried = 0;
-  // Publishes `pending` (this run's claims when `claimed_now`) on Redis in
-  // pipelined batches, hands first publications to the watchers, and logs
-  // the Redis deliveries and marks the published in the store, a slice at a
-  // time (memory stays bounded, and what Redis took is recorded as it goes).
-  auto publish_slice = [&](absl::Span<const v1::Reminder* const> pending,
-                           bool claimed_now) -> absl::Status {
-    std::vector<absl::StatusOr<PublishOutcome>> outcomes;
-    if (publisher_ != nullptr) {
-      if (redis_error.code() == absl::StatusCode::kUnavailable) {
-        // Once Redis is unreachable the rest would only wait out timeouts.
-        outcomes.assign(pending.size(), redis_error);
-      } else {
-        outcomes = publisher_->PublishMany(org, pending);
-      }
+  // Publishing goes a slice at a time (memory stays bounded, and what Redis
+  // took is recorded as it goes): Redis takes the slice (pipelined batches),
+  // then first publications go to the watchers, and the Redis deliveries are
+  // logged and the published marked in the store. Redis takes the next slice
+  // while the store records this one (a crash in between leaves that slice
+  // claimed and unpublished: the next run retries it, and Redis' markers
+  // make the retry add nothing).
+  using Outcomes = std::vector<absl::StatusOr<PublishOutcome>>;
+  // What Redis answers for `slice`; every reminder fails with `down` when it
+  // is an UNAVAILABLE (the rest would only wait out timeouts).
+  auto send = [&](absl::Span<const v1::Reminder* const> slice, const absl::Status& down) {
+    Outcomes outcomes;
+    if (publisher_ == nullptr) return outcomes;
+    if (down.code() == absl::StatusCode::kUnavailable) {
+      outcomes.assign(slice.size(), down);
+    } else {
+      outcomes = publisher_->PublishMany(org, slice);
     }
+    return outcomes;
+  };
+  // redis_error as record() leaves it after `outcomes`, as far as the next
+  // slice's send() cares: the first UNAVAILABLE sticks.
+  auto down_after = [&](const Outcomes& outcomes) -> absl::Status {
+    if (redis_error.code() == absl::StatusCode::kUnavailable) return redis_error;
+    for (const absl::StatusOr<PublishOutcome>& outcome : outcomes) {
+      if (outcome.status().code() == absl::StatusCode::kUnavailable) return outcome.status();
+    }
+    return absl::OkStatus();
+  };
+  // Counts `slice` (this run's claims when `claimed_now`) by its outcomes,
+  // hands first publications to the watchers, logs the Redis deliveries and
+  // marks the published in the store.
+  auto record = [&](absl::Span<const v1::Reminder* const> pending, const Outcomes& outcomes,
+                    bool claimed_now) -> absl::Status {
     std::vector<Id> published_ids;
     std::vector<StoredDelivery> deliveries;
     published_ids.reserve(pending.size());
@@ -963,15 +983,29 @@ absl::Status Notify::RunDueReminders(absl::string_view org,
         if (hub_ != nullptr) hub_->Publish(org, reminder);
       }
     }
-    if (!deliveries.empty()) OKR_RETURN_IF_ERROR(store_->AppendDeliveries(org, deliveries));
-    if (!published_ids.empty()) OKR_RETURN_IF_ERROR(store_->MarkPublished(org, published_ids));
+    OKR_RETURN_IF_ERROR(store_->RecordPublished(org, deliveries, published_ids));
     published_total += static_cast<int64_t>(published_ids.size());
     return absl::OkStatus();
   };
   auto publish = [&](absl::Span<const v1::Reminder* const> pending,
                      bool claimed_now) -> absl::Status {
+    if (pending.empty()) return absl::OkStatus();
+    Outcomes outcomes = send(pending.subspan(0, kPublishSlice), redis_error);
     for (size_t begin = 0; begin < pending.size(); begin += kPublishSlice) {
-      OKR_RETURN_IF_ERROR(publish_slice(pending.subspan(begin, kPublishSlice), claimed_now));
+      const size_t next = begin + kPublishSlice;
+      Outcomes next_outcomes;
+      std::thread sender;
+      if (next < pending.size()) {
+        absl::Status down = down_after(outcomes);
+        sender = std::thread([&, next, down = std::move(down)] {
+          next_outcomes = send(pending.subspan(next, kPublishSlice), down);
+        });
+      }
+      const absl::Status recorded =
+          record(pending.subspan(begin, kPublishSlice), outcomes, claimed_now);
+      if (sender.joinable()) sender.join();
+      OKR_RETURN_IF_ERROR(recorded);
+      outcomes = std::move(next_outcomes);
     }
     return absl::OkStatus();
   };

@@ -67,6 +67,14 @@ absl::StatusOr<std::unique_ptr<NotifyStore>> OpenNotifyStore(absl::string_view u
       "postgresql://USER@HOST:PORT/DB"));
 }
 
+absl::Status NotifyStore::RecordPublished(absl::string_view organisation_id,
+                                          absl::Span<const StoredDelivery> deliveries,
+                                          absl::Span<const Id> reminder_ids) {
+  if (!deliveries.empty()) OKR_RETURN_IF_ERROR(AppendDeliveries(organisation_id, deliveries));
+  if (!reminder_ids.empty()) OKR_RETURN_IF_ERROR(MarkPublished(organisation_id, reminder_ids));
+  return absl::OkStatus();
+}
+
 absl::Status RequireOrganisation(absl::string_view organisation_id) {
   if (organisation_id.empty()) {
     return absl::InvalidArgumentError("organisation_id: must not be empty");

@@ -202,6 +202,14 @@ class NotifyStore {
   virtual absl::StatusOr<DeliveryPage> ListDeliveries(absl::string_view organisation_id,
                                                       const DeliveryQuery& query) = 0;
 
+  // What a run records for a slice of reminders Redis took: appends
+  // `deliveries` (as AppendDeliveries) and marks `reminder_ids` published
+  // (as MarkPublished). Backends do both in one transaction; this default
+  // calls the two in that order.
+  virtual absl::Status RecordPublished(absl::string_view organisation_id,
+                                       absl::Span<const StoredDelivery> deliveries,
+                                       absl::Span<const Id> reminder_ids);
+
   // Leases up to `limit` outbox tasks of any organisation whose next_attempt
   // <= now and whose lease (if any) has expired, for `lease` from `now`,
   // oldest next_attempt first. A leased task is given to no other caller

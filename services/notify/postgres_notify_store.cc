@@ -218,6 +218,19 @@ absl::Status InsertDelivery(PgConnection& conn, absl::string_view org,
   return inserted.status();
 }
 
+// Sets published on these reminders, inside the caller's transaction.
+absl::Status MarkPublishedIn(PgConnection& conn, absl::string_view org,
+                             absl::Span<const Id> reminder_ids) {
+  for (const Id& id : reminder_ids) {
+    OKR_RETURN_IF_ERROR(Exec(conn, "mark a reminder published",
+                             "UPDATE notify_reminders SET published = true "
+                             "WHERE org = $1 AND id = $2 AND NOT published",
+                             {PgParam::Text(org), PgParam::Text(id)})
+                            .status());
+  }
+  return absl::OkStatus();
+}
+
 // A WHERE clause assembled from the filters that are set, numbering the
 // parameters $1, $2, ... in the order they are added (values are always
 // parameters, never SQL text).
@@ -600,14 +613,7 @@ absl::Status PostgresNotifyStore::MarkPublished(absl::string_view organisation_i
   OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
   if (reminder_ids.empty()) return absl::OkStatus();
   return pool_->Transaction([&](PgConnection& conn) -> absl::Status {
-    for (const Id& id : reminder_ids) {
-      OKR_RETURN_IF_ERROR(Exec(conn, "mark a reminder published",
-                               "UPDATE notify_reminders SET published = true "
-                               "WHERE org = $1 AND id = $2 AND NOT published",
-                               {PgParam::Text(organisation_id), PgParam::Text(id)})
-                              .status());
-    }
-    return absl::OkStatus();
+    return MarkPublishedIn(conn, organisation_id, reminder_ids);
   });
 }
 
@@ -646,6 +652,22 @@ absl::Status PostgresNotifyStore::AppendDeliveries(absl::string_view organisatio
       OKR_RETURN_IF_ERROR(InsertDelivery(conn, organisation_id, delivery));
     }
     return absl::OkStatus();
+  });
+}
+
+absl::Status PostgresNotifyStore::RecordPublished(absl::string_view organisation_id,
+                                                  absl::Span<const StoredDelivery> deliveries,
+                                                  absl::Span<const Id> reminder_ids) {
+  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
+  for (size_t i = 0; i < deliveries.size(); ++i) {
+    OKR_RETURN_IF_ERROR(ValidateDelivery(deliveries[i], absl::StrCat("deliveries[", i, "]")));
+  }
+  if (deliveries.empty() && reminder_ids.empty()) return absl::OkStatus();
+  return pool_->Transaction([&](PgConnection& conn) -> absl::Status {
+    for (const StoredDelivery& delivery : deliveries) {
+      OKR_RETURN_IF_ERROR(InsertDelivery(conn, organisation_id, delivery));
+    }
+    return MarkPublishedIn(conn, organisation_id, reminder_ids);
   });
 }
 

@@ -109,6 +109,10 @@ class PostgresNotifyStore : public NotifyStore {
 
   absl::Status AppendDeliveries(absl::string_view organisation_id,
                                 absl::Span<const StoredDelivery> deliveries) override;
+  // One transaction.
+  absl::Status RecordPublished(absl::string_view organisation_id,
+                               absl::Span<const StoredDelivery> deliveries,
+                               absl::Span<const Id> reminder_ids) override;
   absl::StatusOr<DeliveryPage> ListDeliveries(absl::string_view organisation_id,
                                               const DeliveryQuery& query) override;
 

@@ -247,6 +247,19 @@ absl::StatusOr<bool> LedgerHas(SqliteDb& db, absl::string_view org,
   return query->Step();
 }
 
+// Sets published = 1 on these reminders, inside the caller's transaction.
+absl::Status MarkPublishedIn(SqliteDb& db, absl::string_view org, absl::Span<const Id> ids) {
+  OKR_ASSIGN_OR_RETURN(Statement * mark, db.Cached("UPDATE reminders SET published = 1 "
+                                                   "WHERE org = ?1 AND id = ?2 AND published = 0"));
+  for (const Id& id : ids) {
+    ResetOnExit reset(mark);
+    OKR_RETURN_IF_ERROR(mark->BindText(1, org));
+    OKR_RETURN_IF_ERROR(mark->BindText(2, id));
+    OKR_RETURN_IF_ERROR(mark->Run());
+  }
+  return absl::OkStatus();
+}
+
 // --- Filtered, paged lists ------------------------------------------------------------
 
 // A WHERE clause assembled from the filters that are set, with the values to
@@ -653,14 +666,7 @@ absl::Status SqliteNotifyStore::MarkPublished(absl::string_view organisation_id,
   absl::MutexLock lock(&writer_mu_);
   SqliteDb& db = *writer_;
   OKR_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
-  OKR_ASSIGN_OR_RETURN(Statement * mark, db.Cached("UPDATE reminders SET published = 1 "
-                                                   "WHERE org = ?1 AND id = ?2 AND published = 0"));
-  for (const Id& id : reminder_ids) {
-    ResetOnExit reset(mark);
-    OKR_RETURN_IF_ERROR(mark->BindText(1, organisation_id));
-    OKR_RETURN_IF_ERROR(mark->BindText(2, id));
-    OKR_RETURN_IF_ERROR(mark->Run());
-  }
+  OKR_RETURN_IF_ERROR(MarkPublishedIn(db, organisation_id, reminder_ids));
   return txn.Commit();
 }
 
@@ -705,6 +711,24 @@ absl::Status SqliteNotifyStore::AppendDeliveries(absl::string_view organisation_
   for (const StoredDelivery& delivery : deliveries) {
     OKR_RETURN_IF_ERROR(InsertDelivery(db, organisation_id, delivery));
   }
+  return txn.Commit();
+}
+
+absl::Status SqliteNotifyStore::RecordPublished(absl::string_view organisation_id,
+                                                absl::Span<const StoredDelivery> deliveries,
+                                                absl::Span<const Id> reminder_ids) {
+  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
+  for (size_t i = 0; i < deliveries.size(); ++i) {
+    OKR_RETURN_IF_ERROR(ValidateDelivery(deliveries[i], absl::StrCat("deliveries[", i, "]")));
+  }
+  if (deliveries.empty() && reminder_ids.empty()) return absl::OkStatus();
+  absl::MutexLock lock(&writer_mu_);
+  SqliteDb& db = *writer_;
+  OKR_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
+  for (const StoredDelivery& delivery : deliveries) {
+    OKR_RETURN_IF_ERROR(InsertDelivery(db, organisation_id, delivery));
+  }
+  OKR_RETURN_IF_ERROR(MarkPublishedIn(db, organisation_id, reminder_ids));
   return txn.Commit();
 }
 

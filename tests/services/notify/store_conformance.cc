@@ -786,6 +786,41 @@ TEST_P(NotifyStoreConformance, AppendDeliveriesIsAllOrNothing) {
   EXPECT_THAT(DeliveryIds(page.deliveries), ElementsAre("del-1"));
 }
 
+TEST_P(NotifyStoreConformance, RecordPublishedLogsAndMarksAllOrNothing) {
+  OKR_ASSERT_OK(store_
+                    ->ClaimReminders("acme", {Reminder("rem-a", "p1", kWeekly, "w1", At(1)),
+                                              Reminder("rem-b", "p2", kWeekly, "w1", At(2))})
+                    .status());
+  OKR_ASSERT_OK(store_->RecordPublished("acme",
+                                        {Delivery("del-1", "rem-a", kStream, kSucceeded, At(3)),
+                                         Delivery("del-2", "rem-a", kPubSub, kSucceeded, At(3))},
+                                        {"rem-a", "rem-unknown"}));
+  OKR_ASSERT_OK_AND_ASSIGN(std::vector<StoredReminder> unpublished,
+                           store_->UnpublishedReminders("acme", 10));
+  EXPECT_THAT(ReminderIds(unpublished), ElementsAre("rem-b"));
+  OKR_ASSERT_OK_AND_ASSIGN(DeliveryPage page, store_->ListDeliveries("acme", {}));
+  EXPECT_THAT(DeliveryIds(page.deliveries), ElementsAre("del-2", "del-1"));
+
+  // A delivery id already logged fails the call: nothing of it is kept.
+  absl::Status dup =
+      store_->RecordPublished("acme",
+                              {Delivery("del-3", "rem-b", kStream, kSucceeded, At(4)),
+                               Delivery("del-1", "rem-b", kPubSub, kSucceeded, At(4))},
+                              {"rem-b"});
+  EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists) << dup;
+  OKR_ASSERT_OK_AND_ASSIGN(unpublished, store_->UnpublishedReminders("acme", 10));
+  EXPECT_THAT(ReminderIds(unpublished), ElementsAre("rem-b"));
+  OKR_ASSERT_OK_AND_ASSIGN(page, store_->ListDeliveries("acme", {}));
+  EXPECT_THAT(DeliveryIds(page.deliveries), ElementsAre("del-2", "del-1"));
+
+  // Marking alone (Redis off) and nothing at all.
+  OKR_ASSERT_OK(store_->RecordPublished("acme", {}, {"rem-b"}));
+  OKR_ASSERT_OK_AND_ASSIGN(unpublished, store_->UnpublishedReminders("acme", 10));
+  EXPECT_THAT(unpublished, IsEmpty());
+  OKR_ASSERT_OK(store_->RecordPublished("acme", {}, {}));
+  EXPECT_EQ(store_->RecordPublished("", {}, {"rem-b"}).code(), absl::StatusCode::kInvalidArgument);
+}
+
 // --- The webhook outbox ----------------------------------------------------------------------
 
 TEST_P(NotifyStoreConformance, LeaseSpansOrganisationsOldestFirstAndIsExclusive) {
