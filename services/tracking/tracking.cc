@@ -461,7 +461,12 @@ absl::Status Tracking::RefreshPlan(Org& org) {
     FetchedPlanChanges fetched = FetchPlanChanges(*plan_, org.id, after);
     org.mu.Lock();
     PlanCatchUp caught_up;
-    for (const PlanDeltaPage& page : fetched.pages) ApplyPlanPage(page, org.plan, &caught_up);
+    // Moved in and freed page by page: a cold catch-up at 100,000 objectives
+    // is 620,000 changes, which copied would double the mirror's peak.
+    for (PlanDeltaPage& page : fetched.pages) {
+      ApplyPlanPage(std::move(page), org.plan, &caught_up);
+      page = PlanDeltaPage();
+    }
     absl::Status status = fetched.status;
     NotePlanReachable(status);
     if (status.ok()) {
