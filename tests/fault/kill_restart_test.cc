@@ -277,6 +277,35 @@ TEST_F(FaultTest, NotifyKilledMidWritesAndRunsClaimsAndPublishesEachReminderOnce
   std::map<std::string, std::string> webhooks;  // request id -> webhook id
   std::atomic<int> acks{0};
   std::atomic<bool> stop_runs{false};
+  // The runners start first, and the writers only once a run has finished:
+  // on a busy machine the first run could otherwise still be under way when
+  // the kill comes, and the kill must find both finished runs and writes in
+  // progress.
+  std::atomic<int> runs{0};
+  std::vector<std::thread> runners;
+  for (int r = 0; r < 2; ++r) {
+    runners.emplace_back([&, r] {
+      for (size_t k = static_cast<size_t>(r); !stop_runs.load(); ++k) {
+        v1::RunDueRemindersRequest request;
+        *request.mutable_now() = ToProto(windows[k % windows.size()]);
+        request.add_kinds(v1::REMINDER_KIND_WEEKLY_CHECK_IN);
+        v1::RunDueRemindersResponse response;
+        const grpc::Status status = Call(notify_stub_.get(), &NotifyStub::RunDueReminders,
+                                         request, &response, absl::Seconds(10));
+        if (status.ok()) {
+          ++runs;
+          EXPECT_EQ(WeeklyCounts(response).failed(), 0);
+        } else {
+          EXPECT_TRUE(Retryable(status)) << status.error_code() << ": " << status.error_message();
+          absl::SleepFor(absl::Milliseconds(50));
+        }
+      }
+    });
+  }
+  for (absl::Time deadline = absl::Now() + absl::Seconds(60);
+       runs.load() == 0 && absl::Now() < deadline;) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   std::vector<std::thread> clients;
   clients.emplace_back([&] {
     for (int i = 0; i < kWebhooks; ++i) {
@@ -343,26 +372,6 @@ TEST_F(FaultTest, NotifyKilledMidWritesAndRunsClaimsAndPublishesEachReminderOnce
       absl::SleepFor(absl::Milliseconds(10));
     }
   });
-  std::atomic<int> runs{0};
-  for (int r = 0; r < 2; ++r) {
-    clients.emplace_back([&, r] {
-      for (size_t k = static_cast<size_t>(r); !stop_runs.load(); ++k) {
-        v1::RunDueRemindersRequest request;
-        *request.mutable_now() = ToProto(windows[k % windows.size()]);
-        request.add_kinds(v1::REMINDER_KIND_WEEKLY_CHECK_IN);
-        v1::RunDueRemindersResponse response;
-        const grpc::Status status = Call(notify_stub_.get(), &NotifyStub::RunDueReminders,
-                                         request, &response, absl::Seconds(10));
-        if (status.ok()) {
-          ++runs;
-          EXPECT_EQ(WeeklyCounts(response).failed(), 0);
-        } else {
-          EXPECT_TRUE(Retryable(status)) << status.error_code() << ": " << status.error_message();
-          absl::SleepFor(absl::Milliseconds(50));
-        }
-      }
-    });
-  }
 
   const int at_kill = KillMidStreamAndRestart(*notify_, acks, 8);
   const int runs_at_kill = runs.load();
@@ -375,8 +384,8 @@ TEST_F(FaultTest, NotifyKilledMidWritesAndRunsClaimsAndPublishesEachReminderOnce
   clients[0].join();
   clients[1].join();
   stop_runs = true;
-  clients[2].join();
-  clients[3].join();
+  runners[0].join();
+  runners[1].join();
   ASSERT_FALSE(HasFailure());
   EXPECT_LT(at_kill, kWebhooks + kPolicyUpdates) << "the kill came after the stream";
   EXPECT_GT(runs_at_kill, 0) << "no run finished before the kill";
