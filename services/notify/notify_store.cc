@@ -107,6 +107,15 @@ absl::Status ValidateDelivery(const StoredDelivery& delivery, absl::string_view 
   return RequireFinite(delivery.time, absl::StrCat(field, ".time"));
 }
 
+absl::Status ValidateDeliveries(absl::string_view organisation_id,
+                                absl::Span<const StoredDelivery> deliveries) {
+  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
+  for (size_t i = 0; i < deliveries.size(); ++i) {
+    OKR_RETURN_IF_ERROR(ValidateDelivery(deliveries[i], absl::StrCat("deliveries[", i, "]")));
+  }
+  return absl::OkStatus();
+}
+
 std::string PolicyOwner(absl::string_view team_id) {
   return team_id.empty() ? std::string("the organisation") : absl::StrCat("team '", team_id, "'");
 }

@@ -257,6 +257,10 @@ absl::Status RequireFinite(absl::Time t, absl::string_view field);
 absl::Status RequirePositive(int64_t value, absl::string_view field);
 // `field`.id, `field`.reminder_id and `field`.time.
 absl::Status ValidateDelivery(const StoredDelivery& delivery, absl::string_view field);
+// The organisation and each of `deliveries` (as "deliveries[i]"): the
+// argument checks of AppendDeliveries and RecordPublished.
+absl::Status ValidateDeliveries(absl::string_view organisation_id,
+                                absl::Span<const StoredDelivery> deliveries);
 // "the organisation" or "team '<id>'", for messages about a policy.
 std::string PolicyOwner(absl::string_view team_id);
 // The argument checks of PutPolicy (policy.version must be

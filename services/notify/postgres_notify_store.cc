@@ -642,10 +642,7 @@ absl::StatusOr<ReminderPage> PostgresNotifyStore::ListReminders(absl::string_vie
 
 absl::Status PostgresNotifyStore::AppendDeliveries(absl::string_view organisation_id,
                                                    absl::Span<const StoredDelivery> deliveries) {
-  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
-  for (size_t i = 0; i < deliveries.size(); ++i) {
-    OKR_RETURN_IF_ERROR(ValidateDelivery(deliveries[i], absl::StrCat("deliveries[", i, "]")));
-  }
+  OKR_RETURN_IF_ERROR(ValidateDeliveries(organisation_id, deliveries));
   if (deliveries.empty()) return absl::OkStatus();
   return pool_->Transaction([&](PgConnection& conn) -> absl::Status {
     for (const StoredDelivery& delivery : deliveries) {
@@ -658,10 +655,7 @@ absl::Status PostgresNotifyStore::AppendDeliveries(absl::string_view organisatio
 absl::Status PostgresNotifyStore::RecordPublished(absl::string_view organisation_id,
                                                   absl::Span<const StoredDelivery> deliveries,
                                                   absl::Span<const Id> reminder_ids) {
-  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
-  for (size_t i = 0; i < deliveries.size(); ++i) {
-    OKR_RETURN_IF_ERROR(ValidateDelivery(deliveries[i], absl::StrCat("deliveries[", i, "]")));
-  }
+  OKR_RETURN_IF_ERROR(ValidateDeliveries(organisation_id, deliveries));
   if (deliveries.empty() && reminder_ids.empty()) return absl::OkStatus();
   return pool_->Transaction([&](PgConnection& conn) -> absl::Status {
     for (const StoredDelivery& delivery : deliveries) {

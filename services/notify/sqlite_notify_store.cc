@@ -700,10 +700,7 @@ absl::StatusOr<ReminderPage> SqliteNotifyStore::ListReminders(absl::string_view 
 
 absl::Status SqliteNotifyStore::AppendDeliveries(absl::string_view organisation_id,
                                                  absl::Span<const StoredDelivery> deliveries) {
-  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
-  for (size_t i = 0; i < deliveries.size(); ++i) {
-    OKR_RETURN_IF_ERROR(ValidateDelivery(deliveries[i], absl::StrCat("deliveries[", i, "]")));
-  }
+  OKR_RETURN_IF_ERROR(ValidateDeliveries(organisation_id, deliveries));
   if (deliveries.empty()) return absl::OkStatus();
   absl::MutexLock lock(&writer_mu_);
   SqliteDb& db = *writer_;
@@ -717,10 +714,7 @@ absl::Status SqliteNotifyStore::AppendDeliveries(absl::string_view organisation_
 absl::Status SqliteNotifyStore::RecordPublished(absl::string_view organisation_id,
                                                 absl::Span<const StoredDelivery> deliveries,
                                                 absl::Span<const Id> reminder_ids) {
-  OKR_RETURN_IF_ERROR(RequireOrganisation(organisation_id));
-  for (size_t i = 0; i < deliveries.size(); ++i) {
-    OKR_RETURN_IF_ERROR(ValidateDelivery(deliveries[i], absl::StrCat("deliveries[", i, "]")));
-  }
+  OKR_RETURN_IF_ERROR(ValidateDeliveries(organisation_id, deliveries));
   if (deliveries.empty() && reminder_ids.empty()) return absl::OkStatus();
   absl::MutexLock lock(&writer_mu_);
   SqliteDb& db = *writer_;
