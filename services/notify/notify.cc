@@ -379,7 +379,11 @@ class DueFinder {
       by_since[window->second.due].push_back({&person, &policy, window->second});
     }
     std::vector<Due> due;
-    for (const auto& [since, recipients] : by_since) {
+    for (const auto& entry : by_since) {
+      // Named, not structured bindings: the page callback below refers to
+      // them, and clang 14 cannot capture a structured binding.
+      const absl::Time since = entry.first;
+      const std::vector<Recipient>& recipients = entry.second;
       // What each recipient is due, filled page by page as tracking's
       // listing arrives, then taken in the recipients' order.
       absl::flat_hash_map<absl::string_view, size_t> by_person;
