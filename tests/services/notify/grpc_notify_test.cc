@@ -305,18 +305,23 @@ class TrackingSourceFakeTest : public ::testing::Test {
     return source.ok() ? *std::move(source) : nullptr;
   }
 
+  // `count` stale key results kr-0, kr-1, ..., ten per owner p-0, p-1, ...
+  void AddStale(int count) {
+    for (int i = 0; i < count; ++i) {
+      v1::StaleKeyResult stale;
+      stale.set_key_result_id(absl::StrCat("kr-", i));
+      stale.set_owner_id(absl::StrCat("p-", i / 10));
+      tracking_.stale.push_back(stale);
+    }
+  }
+
   ScriptedTracking tracking_;
   std::unique_ptr<LoopbackServer> server_;
 };
 
 TEST_F(TrackingSourceFakeTest, ReadsEveryPageOfStaleKeyResults) {
   constexpr int kCount = 2345;
-  for (int i = 0; i < kCount; ++i) {
-    v1::StaleKeyResult stale;
-    stale.set_key_result_id(absl::StrCat("kr-", i));
-    stale.set_owner_id(absl::StrCat("p-", i / 10));
-    tracking_.stale.push_back(stale);
-  }
+  AddStale(kCount);
   std::unique_ptr<TrackingSource> source = Source();
   ASSERT_NE(source, nullptr);
   const absl::Time since = absl::FromUnixSeconds(1800000000) + absl::Milliseconds(250);
@@ -341,12 +346,7 @@ TEST_F(TrackingSourceFakeTest, ReadsEveryPageOfStaleKeyResults) {
 
 TEST_F(TrackingSourceFakeTest, HandsStaleKeyResultsOverAPageAtATimeInOrder) {
   constexpr int kCount = 2345;
-  for (int i = 0; i < kCount; ++i) {
-    v1::StaleKeyResult stale;
-    stale.set_key_result_id(absl::StrCat("kr-", i));
-    stale.set_owner_id(absl::StrCat("p-", i / 10));
-    tracking_.stale.push_back(stale);
-  }
+  AddStale(kCount);
   std::unique_ptr<TrackingSource> source = Source();
   ASSERT_NE(source, nullptr);
   std::vector<std::string> ids;

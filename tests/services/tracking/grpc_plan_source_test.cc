@@ -645,6 +645,17 @@ class PagedPlanning final : public v1::PlanningService::Service {
     return grpc::Status::OK;
   }
 
+  // The call after `after` fails (-1: none); the change numbered `bad`
+  // cannot be converted (-1: none).
+  void FailAfter(int64_t after) {
+    absl::MutexLock lock(&mu_);
+    fail_after_ = after;
+  }
+  void RefuseChange(int64_t bad) {
+    absl::MutexLock lock(&mu_);
+    bad_ = bad;
+  }
+
   absl::Mutex mu_;
   int64_t latest_ ABSL_GUARDED_BY(mu_) = 10;
   int64_t fail_after_ ABSL_GUARDED_BY(mu_) = -1;
@@ -712,10 +723,7 @@ TEST_F(PagedPlanningTest, FetchesEveryPageInOrderAskingOnceAfterEachPage) {
 }
 
 TEST_F(PagedPlanningTest, AFailedPageKeepsThePagesBeforeItAndARetryResumes) {
-  {
-    absl::MutexLock lock(&planning_.mu_);
-    planning_.fail_after_ = 6;
-  }
+  planning_.FailAfter(6);
   FetchedPlanChanges fetched = FetchPlanChanges(*source_, kOrg, 0);
   EXPECT_EQ(fetched.status.code(), absl::StatusCode::kFailedPrecondition) << fetched.status;
   EXPECT_THAT(fetched.status.message(), HasSubstr("scripted refusal"));
@@ -727,20 +735,14 @@ TEST_F(PagedPlanningTest, AFailedPageKeepsThePagesBeforeItAndARetryResumes) {
   EXPECT_EQ(plan.sequence(), 6);
   EXPECT_EQ(plan.key_results().size(), 6u);
 
-  {
-    absl::MutexLock lock(&planning_.mu_);
-    planning_.fail_after_ = -1;
-  }
+  planning_.FailAfter(-1);
   OKR_ASSERT_OK(CatchUpPlan(*source_, kOrg, plan).status());
   EXPECT_EQ(plan.sequence(), 10);
   EXPECT_EQ(Afters().back(), 9);
 }
 
 TEST_F(PagedPlanningTest, AChangeTheModelCannotHoldStopsAtItsPage) {
-  {
-    absl::MutexLock lock(&planning_.mu_);
-    planning_.bad_ = 5;
-  }
+  planning_.RefuseChange(5);
   FetchedPlanChanges fetched = FetchPlanChanges(*source_, kOrg, 0);
   EXPECT_EQ(fetched.status.code(), absl::StatusCode::kInternal) << fetched.status;
   EXPECT_THAT(fetched.status.message(), HasSubstr("change 5 "));
