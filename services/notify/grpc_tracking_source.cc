@@ -45,27 +45,16 @@ class GrpcTrackingSource final : public TrackingSource {
   explicit GrpcTrackingSource(ServiceClient client)
       : client_(std::move(client)), stub_(v1::TrackingService::NewStub(client_.channel())) {}
 
-  absl::StatusOr<std::vector<v1::StaleKeyResult>> StaleKeyResults(
-      absl::string_view organisation_id, absl::Time since) override {
-    if (organisation_id.empty()) {
-      return absl::InvalidArgumentError("StaleKeyResults: no organisation given");
-    }
-    v1::ListStaleKeyResultsRequest request = StaleRequest(since);
+  absl::StatusOr<std::vector<v1::StaleKeyResult>> StaleKeyResults(absl::string_view organisation_id,
+                                                                  absl::Time since) override {
     std::vector<v1::StaleKeyResult> result;
-    PageGuard guard("ListStaleKeyResults", organisation_id);
-    for (;;) {
-      v1::ListStaleKeyResultsResponse response;
-      grpc::ClientContext context;
-      client_.Prepare(organisation_id, context);
-      const grpc::Status status = stub_->ListStaleKeyResults(&context, request, &response);
-      if (!status.ok()) return client_.Failed("ListStaleKeyResults", status);
-      for (v1::StaleKeyResult& stale : *response.mutable_stale_key_results()) {
-        result.push_back(std::move(stale));
-      }
-      if (response.next_page_token().empty()) return result;
-      if (absl::Status s = guard.Next(response.next_page_token()); !s.ok()) return s;
-      request.set_page_token(response.next_page_token());
-    }
+    OKR_RETURN_IF_ERROR(
+        ForEachStalePage(organisation_id, since,
+                         [&](const google::protobuf::RepeatedPtrField<v1::StaleKeyResult>& page) {
+                           result.insert(result.end(), page.begin(), page.end());
+                           return absl::OkStatus();
+                         }));
+    return result;
   }
 
   // Fetches page n + 1 while `page` works through page n, each parsed into
